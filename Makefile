@@ -1,0 +1,50 @@
+# fastboard — the two commands a newcomer needs are `make run` and `make test`.
+# Everything installs into .venv from the pinned, hashed requirements.lock.
+
+SHELL := /bin/bash
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+# The first Python 3.11+ on PATH (Debian 12 ships 3.11 as python3).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+.PHONY: install run test lint typecheck pytest lock clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "fastboard needs Python 3.11 or newer on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+## run: the dev server on http://$(HOST):$(PORT), SQLite under var/, migrated on start
+run: install
+	$(BIN)/uvicorn main:app --reload --host $(HOST) --port $(PORT)
+
+## test: lint, type-check and the whole test suite
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## lock: re-pin every dependency after editing pyproject.toml
+lock: install
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,223 @@
+"""Every query on articles, tags and favorites.
+
+Reads return ``ArticleRow`` values built from one joined SELECT (author, ``favorited``,
+``following`` included) plus one batched tag query, so a page costs the same number of
+statements whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, exists, false, func, null, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
+from fastboard.db import insert_ignoring_duplicates
+from fastboard.profiles.models import Follow
+from fastboard.users.models import User
+
+
+@dataclass(slots=True)
+class ArticleRow:
+    id: int
+    slug: str
+    title: str
+    description: str
+    body: str | None
+    created_at: datetime
+    updated_at: datetime
+    favorites_count: int
+    author_id: int
+    author_username: str
+    author_bio: str
+    author_image: str | None
+    favorited: bool
+    following: bool
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFilter:
+    tag: str | None = None
+    author: str | None = None
+    favorited_by: str | None = None
+    feed_of: int | None = None
+
+
+def _viewer_columns(viewer_id: int | None) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    if viewer_id is None:
+        return false().label("favorited"), false().label("following")
+    favorited = exists().where(Favorite.article_id == Article.id, Favorite.user_id == viewer_id)
+    following = exists().where(
+        Follow.follower_id == viewer_id, Follow.followee_id == Article.author_id
+    )
+    return favorited.label("favorited"), following.label("following")
+
+
+def _select_rows(viewer_id: int | None, *, with_body: bool) -> Select[Any]:
+    favorited, following = _viewer_columns(viewer_id)
+    columns: list[Any] = [
+        Article.id,
+        Article.slug,
+        Article.title,
+        Article.description,
+        Article.body if with_body else null().label("body"),
+        Article.created_at,
+        Article.updated_at,
+        Article.favorites_count,
+        Article.author_id,
+        User.username.label("author_username"),
+        User.bio.label("author_bio"),
+        User.image.label("author_image"),
+        favorited,
+        following,
+    ]
+    return select(*columns).join(User, User.id == Article.author_id)
+
+
+def _where(filters: ArticleFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if filters.tag is not None:
+        tagged = select(ArticleTag.article_id).join(Tag, Tag.id == ArticleTag.tag_id)
+        clauses.append(Article.id.in_(tagged.where(Tag.name == filters.tag)))
+    if filters.author is not None:
+        clauses.append(User.username == filters.author)
+    if filters.favorited_by is not None:
+        fan = aliased(User)
+        favored = select(Favorite.article_id).join(fan, fan.id == Favorite.user_id)
+        clauses.append(Article.id.in_(favored.where(fan.username == filters.favorited_by)))
+    if filters.feed_of is not None:
+        followed = select(Follow.followee_id).where(Follow.follower_id == filters.feed_of)
+        clauses.append(Article.author_id.in_(followed))
+    return clauses
+
+
+async def _attach_tags(session: AsyncSession, rows: Sequence[ArticleRow]) -> None:
+    if not rows:
+        return
+    by_id = {row.id: row for row in rows}
+    query = (
+        select(ArticleTag.article_id, Tag.name)
+        .join(Tag, Tag.id == ArticleTag.tag_id)
+        .where(ArticleTag.article_id.in_(by_id))
+        .order_by(ArticleTag.article_id, ArticleTag.position)
+    )
+    tags: dict[int, list[str]] = defaultdict(list)
+    for article_id, name in await session.execute(query):
+        tags[article_id].append(name)
+    for article_id, row in by_id.items():
+        row.tags = tags.get(article_id, [])
+
+
+async def list_page(
+    session: AsyncSession,
+    filters: ArticleFilter,
+    *,
+    viewer_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ArticleRow], int]:
+    """One page, newest first, and the total count: three statements in all."""
+    clauses = _where(filters)
+    count_query = select(func.count()).select_from(Article).join(User, User.id == Article.author_id)
+    total = await session.scalar(count_query.where(*clauses)) or 0
+    if total <= offset:
+        return [], total
+    query = (
+        _select_rows(viewer_id, with_body=False)
+        .where(*clauses)
+        .order_by(Article.created_at.desc(), Article.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [ArticleRow(**row._mapping) for row in await session.execute(query)]
+    await _attach_tags(session, rows)
+    return rows, total
+
+
+async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) -> ArticleRow | None:
+    query = _select_rows(viewer_id, with_body=True).where(Article.slug == slug)
+    found = (await session.execute(query)).first()
+    if found is None:
+        return None
+    row = ArticleRow(**found._mapping)
+    await _attach_tags(session, [row])
+    return row
+
+
+async def get_by_slug(session: AsyncSession, slug: str) -> Article | None:
+    return await session.scalar(select(Article).where(Article.slug == slug))
+
+
+async def slug_exists(session: AsyncSession, slug: str) -> bool:
+    return bool(await session.scalar(select(exists().where(Article.slug == slug))))
+
+
+async def save(session: AsyncSession, article: Article) -> Article:
+    """Insert or update in a savepoint: a slug collision raises IntegrityError while the
+    request's transaction stays usable, so the caller can retry with another slug."""
+    async with session.begin_nested():
+        session.add(article)
+    return article
+
+
+async def remove(session: AsyncSession, article_id: int) -> None:
+    await session.execute(delete(Article).where(Article.id == article_id))
+
+
+async def set_tags(session: AsyncSession, article_id: int, names: Sequence[str]) -> None:
+    """Replace an article's tags, creating missing tags (three statements at most)."""
+    await session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+    if not names:
+        return
+    await insert_ignoring_duplicates(session, Tag, [{"name": name} for name in names])
+    found = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
+    ids = dict(found.tuples().all())
+    links = [
+        {"article_id": article_id, "tag_id": ids[name], "position": position}
+        for position, name in enumerate(names)
+    ]
+    await insert_ignoring_duplicates(session, ArticleTag, links)
+
+
+async def popular_tags(session: AsyncSession, limit: int) -> list[str]:
+    query = (
+        select(Tag.name)
+        .join(ArticleTag, ArticleTag.tag_id == Tag.id)
+        .group_by(Tag.name)
+        .order_by(func.count().desc(), Tag.name)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+async def favorite(session: AsyncSession, user_id: int, article_id: int) -> None:
+    inserted = await insert_ignoring_duplicates(
+        session, Favorite, [{"user_id": user_id, "article_id": article_id}]
+    )
+    if inserted:
+        await _bump_favorites(session, article_id, +1)
+
+
+async def unfavorite(session: AsyncSession, user_id: int, article_id: int) -> None:
+    result: Any = await session.execute(
+        delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article_id)
+    )
+    if result.rowcount:
+        await _bump_favorites(session, article_id, -1)
+
+
+async def _bump_favorites(session: AsyncSession, article_id: int, delta: int) -> None:
+    # Relative update: concurrent favorites of one article never lose a count.
+    await session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(favorites_count=Article.favorites_count + delta)
+        .execution_options(synchronize_session=False)
+    )

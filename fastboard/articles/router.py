@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from fastboard.articles import service
+from fastboard.articles.repository import ArticleFilter
+from fastboard.articles.schemas import (
+    MultipleArticlesResponse,
+    NewArticleRequest,
+    SingleArticleResponse,
+    TagsResponse,
+    UpdateArticleRequest,
+)
+from fastboard.auth import CurrentUser, OptionalUser
+from fastboard.db import SessionDep
+from fastboard.openapi import error_responses
+from fastboard.pagination import Limit, Offset
+
+router = APIRouter(prefix="/articles")
+tags_router = APIRouter(tags=["Tags"])
+
+Slug = Annotated[str, Path(description="The article's slug", max_length=255)]
+FilterName = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get(
+    "/feed",
+    response_model=MultipleArticlesResponse,
+    tags=["Articles"],
+    operation_id="GetArticlesFeed",
+    summary="Get recent articles from users you follow",
+    responses=error_responses(401, 422),
+)
+async def feed(
+    session: SessionDep, viewer: CurrentUser, limit: Limit = 20, offset: Offset = 0
+) -> MultipleArticlesResponse:
+    filters = ArticleFilter(feed_of=viewer.id)
+    articles, total = await service.list_articles(session, filters, viewer, limit=limit, offset=offset)
+    return MultipleArticlesResponse(articles=articles, articlesCount=total)
+
+
+@router.get(
+    "",
+    response_model=MultipleArticlesResponse,
+    tags=["Articles"],
+    operation_id="GetArticles",
+    summary="Get recent articles globally",
+    responses=error_responses(401, 422),
+)
+async def list_articles(
+    session: SessionDep,
+    viewer: OptionalUser,
+    tag: FilterName = None,
+    author: FilterName = None,
+    favorited: FilterName = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> MultipleArticlesResponse:
+    filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
+    articles, total = await service.list_articles(session, filters, viewer, limit=limit, offset=offset)
+    return MultipleArticlesResponse(articles=articles, articlesCount=total)
+
+
+@router.post(
+    "",
+    response_model=SingleArticleResponse,
+    status_code=status.HTTP_201_CREATED,
+    tags=["Articles"],
+    operation_id="CreateArticle",
+    summary="Create an article",
+    responses=error_responses(401, 422),
+)
+async def create_article(
+    body: NewArticleRequest, session: SessionDep, author: CurrentUser
+) -> SingleArticleResponse:
+    return SingleArticleResponse(article=await service.create(session, body.article, author))
+
+
+@router.get(
+    "/{slug}",
+    response_model=SingleArticleResponse,
+    tags=["Articles"],
+    operation_id="GetArticle",
+    summary="Get an article",
+    responses=error_responses(404, 422),
+)
+async def get_article(slug: Slug, session: SessionDep, viewer: OptionalUser) -> SingleArticleResponse:
+    return SingleArticleResponse(article=await service.get(session, slug, viewer))
+
+
+@router.put(
+    "/{slug}",
+    response_model=SingleArticleResponse,
+    tags=["Articles"],
+    operation_id="UpdateArticle",
+    summary="Update an article",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def update_article(
+    slug: Slug, body: UpdateArticleRequest, session: SessionDep, user: CurrentUser
+) -> SingleArticleResponse:
+    return SingleArticleResponse(article=await service.update(session, slug, body.article, user))
+
+
+@router.delete(
+    "/{slug}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    tags=["Articles"],
+    operation_id="DeleteArticle",
+    summary="Delete an article",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def delete_article(slug: Slug, session: SessionDep, user: CurrentUser) -> None:
+    await service.delete(session, slug, user)
+
+
+@router.post(
+    "/{slug}/favorite",
+    response_model=SingleArticleResponse,
+    tags=["Favorites"],
+    operation_id="CreateArticleFavorite",
+    summary="Favorite an article",
+    responses=error_responses(401, 404, 422),
+)
+async def favorite(slug: Slug, session: SessionDep, user: CurrentUser) -> SingleArticleResponse:
+    return SingleArticleResponse(article=await service.favorite(session, slug, user))
+
+
+@router.delete(
+    "/{slug}/favorite",
+    response_model=SingleArticleResponse,
+    tags=["Favorites"],
+    operation_id="DeleteArticleFavorite",
+    summary="Unfavorite an article",
+    responses=error_responses(401, 404, 422),
+)
+async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> SingleArticleResponse:
+    return SingleArticleResponse(article=await service.unfavorite(session, slug, user))
+
+
+@tags_router.get(
+    "/tags",
+    response_model=TagsResponse,
+    operation_id="GetTags",
+    summary="Get tags",
+    description="The most used tags, most used first.",
+    responses=error_responses(422),
+)
+async def list_tags(session: SessionDep) -> TagsResponse:
+    return TagsResponse(tags=await service.popular_tags(session))

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from fastboard.profiles.schemas import Profile
+from fastboard.types import MAX_TAGS, Body, Description, TagName, Title
+from fastboard.wire import Timestamp
+
+
+def _unique_in_order(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+TagList = Annotated[
+    list[TagName],
+    Field(max_length=MAX_TAGS, description=f"At most {MAX_TAGS} tags"),
+    AfterValidator(_unique_in_order),
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NewArticle(_In):
+    title: Title
+    description: Description
+    body: Body
+    tagList: TagList = []  # noqa: N815 - the RealWorld wire name
+
+
+class UpdateArticle(_In):
+    title: Title | None = None
+    description: Description | None = None
+    body: Body | None = None
+    tagList: TagList | None = None  # noqa: N815 - an extension: replaces the tags when given
+
+
+class NewArticleRequest(_In):
+    article: NewArticle
+
+
+class UpdateArticleRequest(_In):
+    article: UpdateArticle
+
+
+class ArticleSummary(BaseModel):
+    """An article as lists show it: everything but the body."""
+
+    slug: str
+    title: str
+    description: str
+    tagList: list[str]  # noqa: N815
+    createdAt: Timestamp  # noqa: N815
+    updatedAt: Timestamp  # noqa: N815
+    favorited: bool
+    favoritesCount: int  # noqa: N815
+    author: Profile
+
+
+class Article(ArticleSummary):
+    body: str
+
+
+class SingleArticleResponse(BaseModel):
+    article: Article
+
+
+class MultipleArticlesResponse(BaseModel):
+    articles: list[ArticleSummary]
+    articlesCount: int  # noqa: N815
+
+
+class TagsResponse(BaseModel):
+    tags: list[str]

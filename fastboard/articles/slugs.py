@@ -1,0 +1,19 @@
+"""Slugs: readable, derived from the title, unique."""
+
+from __future__ import annotations
+
+import secrets
+
+from slugify import slugify
+
+MAX_SLUG_LENGTH = 200
+
+
+def base_slug(title: str) -> str:
+    # allow_unicode keeps Korean, Cyrillic … readable instead of transliterating them;
+    # a title with no letters at all (emoji only) falls back to "article".
+    return slugify(title, allow_unicode=True, max_length=MAX_SLUG_LENGTH) or "article"
+
+
+def with_suffix(slug: str) -> str:
+    return f"{slug}-{secrets.token_hex(4)}"

@@ -1,0 +1,71 @@
+"""Current-user dependencies: ``Authorization: Token <jwt>`` (RealWorld) or ``Bearer <jwt>``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from fastboard.db import SessionDep
+from fastboard.errors import Unauthorized
+from fastboard.security import decode_token
+from fastboard.settings import Settings
+from fastboard.users import repository
+from fastboard.users.models import User
+
+# Two schemes for one header, both documented: "Token" as the RealWorld spec says, and an
+# OAuth2 password flow so the /docs "Authorize" button can log in and send "Bearer".
+_token_header = APIKeyHeader(
+    name="Authorization",
+    scheme_name="Token",
+    description="`Token <jwt>` as returned by login or registration (`Bearer <jwt>` works too).",
+    auto_error=False,
+)
+_oauth2 = OAuth2PasswordBearer(tokenUrl="/api/users/token", scheme_name="OAuth2", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _token_from(header: str | None) -> str | None:
+    """The token in an Authorization header; raises when a header is present but malformed."""
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() not in ("token", "bearer") or not token.strip():
+        raise Unauthorized("authorization header must be 'Token <jwt>'", field="token")
+    return token.strip()
+
+
+async def optional_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    header: Annotated[str | None, Depends(_token_header)],
+    _bearer: Annotated[str | None, Depends(_oauth2)],
+) -> User | None:
+    token = _token_from(header)
+    if token is None:
+        return None
+    user_id = decode_token(token, settings)
+    if user_id is None:
+        raise Unauthorized("token is invalid or has expired", field="token")
+    user = await repository.get_by_id(session, user_id)
+    if user is None:
+        raise Unauthorized("token is invalid or has expired", field="token")
+    return user
+
+
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise Unauthorized("missing authorization credentials", field="token")
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from fastboard.auth import CurrentUser, OptionalUser
+from fastboard.comments import service
+from fastboard.comments.schemas import (
+    MultipleCommentsResponse,
+    NewCommentRequest,
+    SingleCommentResponse,
+)
+from fastboard.db import SessionDep
+from fastboard.openapi import error_responses
+
+router = APIRouter(prefix="/articles/{slug}/comments", tags=["Comments"])
+
+Slug = Annotated[str, Path(description="The article's slug", max_length=255)]
+CommentId = Annotated[int, Path(alias="id", description="The comment's id", ge=1, le=2**63 - 1)]
+
+
+@router.get(
+    "",
+    response_model=MultipleCommentsResponse,
+    operation_id="GetArticleComments",
+    summary="Get comments for an article",
+    responses=error_responses(401, 404, 422),
+)
+async def list_comments(
+    slug: Slug, session: SessionDep, viewer: OptionalUser
+) -> MultipleCommentsResponse:
+    return MultipleCommentsResponse(comments=await service.list_for(session, slug, viewer))
+
+
+@router.post(
+    "",
+    response_model=SingleCommentResponse,
+    operation_id="CreateArticleComment",
+    summary="Create a comment for an article",
+    description="Answers 200, as the RealWorld spec (1.1.0) defines for this operation.",
+    responses=error_responses(401, 404, 422),
+)
+async def add_comment(
+    slug: Slug, body: NewCommentRequest, session: SessionDep, author: CurrentUser
+) -> SingleCommentResponse:
+    return SingleCommentResponse(comment=await service.add(session, slug, body.comment.body, author))
+
+
+@router.delete(
+    "/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    operation_id="DeleteArticleComment",
+    summary="Delete a comment for an article",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def delete_comment(
+    slug: Slug, comment_id: CommentId, session: SessionDep, user: CurrentUser
+) -> None:
+    await service.delete(session, slug, comment_id, user)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from fastboard.profiles.schemas import Profile
+from fastboard.types import Body
+from fastboard.wire import Timestamp
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NewComment(_In):
+    body: Body
+
+
+class NewCommentRequest(_In):
+    comment: NewComment
+
+
+class Comment(BaseModel):
+    id: int
+    createdAt: Timestamp  # noqa: N815
+    updatedAt: Timestamp  # noqa: N815
+    body: str
+    author: Profile
+
+
+class SingleCommentResponse(BaseModel):
+    comment: Comment
+
+
+class MultipleCommentsResponse(BaseModel):
+    comments: list[Comment]

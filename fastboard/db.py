@@ -1,0 +1,189 @@
+"""Database access: the per-process engine, the request session and the declarative base.
+
+The engine is created lazily, on first use inside a worker's event loop. Nothing here
+connects at import time or in ``create_app()``, so Gunicorn can fork workers safely and a
+worker can start while the database is down (``/ready`` reports it; requests get 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+from fastboard.settings import Settings
+
+# Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _engine_kwargs(settings: Settings) -> dict[str, Any]:
+    if settings.is_sqlite:
+        return {"connect_args": {"timeout": settings.db_connect_timeout}}
+    server_settings = {"application_name": "fastboard"}
+    if settings.db_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        # A connection that died with a database restart is replaced, not handed out.
+        "pool_pre_ping": True,
+        "connect_args": {"timeout": settings.db_connect_timeout, "server_settings": server_settings},
+    }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    if settings.is_sqlite:
+        _ensure_sqlite_dir(settings.database_url)
+    engine = create_async_engine(settings.database_url, echo=settings.db_echo, **_engine_kwargs(settings))
+    if settings.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:":
+        from pathlib import Path
+
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Database:
+    """Owns one process's engine and session factory, both created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: AsyncEngine | None = None
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = build_engine(self.settings)
+        return self._engine
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessionmaker is None:
+            self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessionmaker
+
+    @property
+    def sync_engine(self) -> Engine:
+        return self.engine.sync_engine
+
+    async def ping(self, timeout: float) -> None:
+        """Run ``SELECT 1``; raises when the database cannot answer within ``timeout``."""
+        async with asyncio.timeout(timeout), self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    def pool_status(self) -> dict[str, int]:
+        if self._engine is None:
+            return {}
+        pool: Any = self._engine.pool
+        figures: dict[str, int] = {}
+        for name in ("size", "checkedin", "checkedout", "overflow"):
+            method = getattr(pool, name, None)
+            if callable(method):
+                figures[name] = int(method())
+        return figures
+
+    async def dispose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+            self._sessionmaker = None
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit when the endpoint succeeds, roll back otherwise."""
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit
+# becomes an error response instead of a 200 for data that was never stored.
+SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def insert_ignoring_duplicates(
+    session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]
+) -> int:
+    """INSERT … ON CONFLICT DO NOTHING; returns how many rows were inserted.
+
+    Toggles (follow, favorite) and tag upserts use this rather than catching
+    IntegrityError, which on PostgreSQL would abort the whole request transaction.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(rows).on_conflict_do_nothing()
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)

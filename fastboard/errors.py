@@ -1,0 +1,149 @@
+"""The error hierarchy and the handlers that render every error as the RealWorld envelope.
+
+Every error a client sees has the shape ``{"errors": {"<field or 'body'>": ["message", …]}}``.
+FastAPI's default ``{"detail": …}`` never reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An error the client caused or should know about; services raise these."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class Unauthorized(AppError):
+    status_code = 401
+
+
+class Forbidden(AppError):
+    status_code = 403
+
+
+class NotFound(AppError):
+    status_code = 404
+
+
+class Invalid(AppError):
+    """Input that is well-formed but breaks a rule (a taken username, say)."""
+
+    status_code = 422
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+
+
+def envelope(errors: Mapping[str, Sequence[str]]) -> dict[str, dict[str, list[str]]]:
+    return {"errors": {field: list(messages) for field, messages in errors.items()}}
+
+
+def error_response(
+    status_code: int, errors: Mapping[str, Sequence[str]], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(envelope(errors), status_code=status_code, headers=dict(headers or {}))
+
+
+def _field_of(loc: Sequence[str | int], error_type: str) -> str:
+    """The client-facing field for a validation error location.
+
+    ``("body", "user", "email")`` → ``email``; ``("query", "limit")`` → ``limit``;
+    malformed JSON or a missing envelope → ``body``.
+    """
+    if error_type == "json_invalid":
+        return "body"
+    names = [str(part) for part in loc[1:] if isinstance(part, str)]
+    if loc and loc[0] == "body":
+        # Skip the envelope key ("user", "article", …): clients name the inner field.
+        names = names[1:] if len(names) > 1 else []
+    return names[-1] if names else "body"
+
+
+def _message_of(error: Mapping[str, Any]) -> str:
+    error_type = error.get("type", "")
+    if error_type == "missing":
+        return "can't be blank"
+    if error_type == "json_invalid":
+        return "is not valid JSON"
+    if error_type in ("model_attributes_type", "dict_type") and error.get("loc") == ("body",):
+        return "must be a JSON object"
+    message = str(error.get("msg", "is invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def validation_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for error in errors:
+        field = _field_of(tuple(error.get("loc", ())), str(error.get("type", "")))
+        message = _message_of(error)
+        if message not in fields.setdefault(field, []):
+            fields[field].append(message)
+    return fields
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Token"} if exc.status_code == 401 else None
+    return error_response(exc.status_code, {exc.field: [exc.message]}, headers)
+
+
+async def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, validation_errors(exc.errors()))
+
+
+async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    return error_response(exc.status_code, {"body": [str(exc.detail)]}, headers)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, {"database": ["is unavailable, try again shortly"]}, {"Retry-After": "5"})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, {"body": ["internal server error"]})
+
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+
+async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    """Connection trouble is a 503; anything else from the driver is a bug (500)."""
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        return await _database_unavailable(request, exc)
+    return await _unexpected(request, exc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(DBAPIError, _dbapi_error)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    for exc_type in _CONNECTION_ERRORS:
+        app.add_exception_handler(exc_type, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

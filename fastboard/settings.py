@@ -1,0 +1,95 @@
+"""Configuration: one typed settings class, read from ``FASTBOARD_*`` variables and ``.env``."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/fastboard.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FASTBOARD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: SecretStr | None = None
+    jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    var_dir: Path = Path("var")
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    db_echo: bool = False
+
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    cors_origins: list[str] = []
+    migrate_on_start: bool | None = None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.env == "production" and not self.secret_key:
+            raise ValueError(
+                "FASTBOARD_SECRET_KEY must be set when FASTBOARD_ENV=production "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))')"
+            )
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("FASTBOARD_SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def json_logs(self) -> bool:
+        return self.env == "production" if self.log_json is None else self.log_json
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        """Dev mode migrates itself; production runs ``fastboard migrate`` once instead."""
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.env == "development"
+
+    def jwt_secret(self) -> str:
+        """The signing key: configured, or generated once and kept under ``var/`` in dev.
+
+        Keeping the generated key on disk makes tokens survive restarts and be valid in
+        every worker process, which an in-memory random key would not.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.var_dir / "secret_key"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        candidate = secrets.token_urlsafe(64)
+        try:
+            # O_EXCL: when several workers race, exactly one key wins and all read it.
+            with path.open("x") as fh:
+                fh.write(candidate)
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

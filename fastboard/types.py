@@ -1,0 +1,53 @@
+"""Constrained string types shared by the wire schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, StringConstraints
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it at the edge instead of failing in the driver.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("can't be blank")
+    return value
+
+
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.\-]+$"),
+    AfterValidator(_no_nul),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256), AfterValidator(_no_nul)]
+Bio = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
+ImageUrl = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(_no_nul)
+]
+Email = Annotated[
+    EmailStr, StringConstraints(max_length=254), AfterValidator(_no_nul), AfterValidator(str.lower)
+]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=255),
+    AfterValidator(_no_nul),
+    AfterValidator(_not_blank),
+]
+Description = Annotated[
+    str, StringConstraints(max_length=1024), AfterValidator(_no_nul), AfterValidator(_not_blank)
+]
+Body = Annotated[
+    str, StringConstraints(max_length=100_000), AfterValidator(_no_nul), AfterValidator(_not_blank)
+]
+TagName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_no_nul),
+]
+MAX_TAGS = 10

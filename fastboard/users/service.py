@@ -1,0 +1,92 @@
+"""Registration, login and profile updates. No FastAPI here: plain async functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastboard import security
+from fastboard.errors import Invalid, Unauthorized
+from fastboard.settings import Settings
+from fastboard.users import repository
+from fastboard.users.models import User
+from fastboard.users.schemas import NewUser, UpdateUser
+from fastboard.users.schemas import User as UserOut
+
+BAD_CREDENTIALS = "email or password is invalid"
+
+
+def user_out(user: User, settings: Settings, token: str | None = None) -> UserOut:
+    return UserOut(
+        email=user.email,
+        token=token or security.create_token(user.id, settings),
+        username=user.username,
+        bio=user.bio,
+        image=user.image or "",
+    )
+
+
+async def _raise_if_taken(
+    session: AsyncSession, *, username: str | None, email: str | None, exclude_id: int | None = None
+) -> None:
+    taken = await repository.taken_fields(
+        session, username=username, email=email, exclude_id=exclude_id
+    )
+    if taken:
+        raise _taken_error(taken)
+
+
+def _taken_error(taken: set[str]) -> Invalid:
+    field = "email" if "email" in taken else "username"
+    return Invalid("has already been taken", field=field)
+
+
+async def register(session: AsyncSession, data: NewUser) -> User:
+    await _raise_if_taken(session, username=data.username, email=data.email)
+    password_hash = await security.hash_password(data.password)
+    try:
+        return await repository.add(
+            session, username=data.username, email=data.email, password_hash=password_hash
+        )
+    except IntegrityError:
+        # Lost a race with a concurrent registration: name the field that was taken.
+        await _raise_if_taken(session, username=data.username, email=data.email)
+        raise
+
+
+async def login(session: AsyncSession, email: str, password: str) -> User:
+    user = await repository.get_by_email(session, email.lower())
+    if user is None:
+        await security.burn_verify(password)
+        raise Unauthorized(BAD_CREDENTIALS, field="credentials")
+    if not await security.verify_password(password, user.password_hash):
+        raise Unauthorized(BAD_CREDENTIALS, field="credentials")
+    return user
+
+
+async def update(session: AsyncSession, user: User, data: UpdateUser) -> User:
+    given = data.model_dump(exclude_unset=True)
+    if not given:
+        raise Invalid("at least one field is required", field="user")
+    changes: dict[str, Any] = {}
+    for name in ("username", "email"):
+        if given.get(name) is not None and given[name] != getattr(user, name):
+            changes[name] = given[name]
+    if "bio" in given:
+        changes["bio"] = given["bio"] or ""
+    if "image" in given:
+        changes["image"] = given["image"] or None
+    if given.get("password"):
+        changes["password_hash"] = await security.hash_password(given["password"])
+    await _raise_if_taken(
+        session, username=changes.get("username"), email=changes.get("email"), exclude_id=user.id
+    )
+    try:
+        return await repository.update_fields(session, user, changes)
+    except IntegrityError:
+        await _raise_if_taken(
+            session, username=changes.get("username"), email=changes.get("email"), exclude_id=user.id
+        )
+        raise
