@@ -15,7 +15,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -75,7 +80,10 @@ def _engine_kwargs(settings: Settings) -> dict[str, Any]:
         "pool_timeout": settings.db_pool_timeout,
         # A connection that died with a database restart is replaced, not handed out.
         "pool_pre_ping": True,
-        "connect_args": {"timeout": settings.db_connect_timeout, "server_settings": server_settings},
+        "connect_args": {
+            "timeout": settings.db_connect_timeout,
+            "server_settings": server_settings,
+        },
     }
 
 
@@ -90,7 +98,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 def build_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         _ensure_sqlite_dir(settings.database_url)
-    engine = create_async_engine(settings.database_url, echo=settings.db_echo, **_engine_kwargs(settings))
+    engine = create_async_engine(
+        settings.database_url, echo=settings.db_echo, **_engine_kwargs(settings)
+    )
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -130,9 +140,9 @@ class Database:
     def sync_engine(self) -> Engine:
         return self.engine.sync_engine
 
-    async def ping(self, timeout: float) -> None:
-        """Run ``SELECT 1``; raises when the database cannot answer within ``timeout``."""
-        async with asyncio.timeout(timeout), self.engine.connect() as conn:
+    async def ping(self, *, seconds: float) -> None:
+        """Run ``SELECT 1``; raises when the database cannot answer within ``seconds``."""
+        async with asyncio.timeout(seconds), self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     def pool_status(self) -> dict[str, int]:

@@ -119,7 +119,9 @@ async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
-    return error_response(503, {"database": ["is unavailable, try again shortly"]}, {"Retry-After": "5"})
+    return error_response(
+        503, {"database": ["is unavailable, try again shortly"]}, {"Retry-After": "5"}
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -127,7 +129,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, {"body": ["internal server error"]})
 
 
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+_CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 
 
 async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:

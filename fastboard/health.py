@@ -25,7 +25,7 @@ async def health() -> dict[str, str]:
 )
 async def ready(request: Request) -> JSONResponse:
     try:
-        await request.app.state.database.ping(READY_TIMEOUT_SECONDS)
+        await request.app.state.database.ping(seconds=READY_TIMEOUT_SECONDS)
     except Exception as exc:  # any failure to answer means "not ready", never a 500
         log.warning("readiness check failed: %r", exc)
         return JSONResponse(

@@ -23,4 +23,7 @@ class GenericErrorModel(BaseModel):
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": GenericErrorModel, "description": _DESCRIPTIONS[code]} for code in (*codes, 503)}
+    return {
+        code: {"model": GenericErrorModel, "description": _DESCRIPTIONS[code]}
+        for code in (*codes, 503)
+    }

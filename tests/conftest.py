@@ -163,9 +163,7 @@ async def register(
     return user
 
 
-async def create_article(
-    client: httpx.AsyncClient, token: str, **fields: Any
-) -> dict[str, Any]:
+async def create_article(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[str, Any]:
     article = {
         "title": fields.pop("title", f"Title {uuid4().hex[:8]}"),
         "description": fields.pop("description", "A description"),

@@ -178,7 +178,7 @@ async def set_tags(session: AsyncSession, article_id: int, names: Sequence[str])
         return
     await insert_ignoring_duplicates(session, Tag, [{"name": name} for name in names])
     found = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
-    ids: dict[str, int] = {name: tag_id for name, tag_id in found}
+    ids: dict[str, int] = dict(found.all())
     links = [
         {"article_id": article_id, "tag_id": ids[name], "position": position}
         for position, name in enumerate(names)

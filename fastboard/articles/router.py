@@ -37,7 +37,9 @@ async def feed(
     session: SessionDep, viewer: CurrentUser, limit: Limit = 20, offset: Offset = 0
 ) -> MultipleArticlesResponse:
     filters = ArticleFilter(feed_of=viewer.id)
-    articles, total = await service.list_articles(session, filters, viewer, limit=limit, offset=offset)
+    articles, total = await service.list_articles(
+        session, filters, viewer, limit=limit, offset=offset
+    )
     return MultipleArticlesResponse(articles=articles, articlesCount=total)
 
 
@@ -59,7 +61,9 @@ async def list_articles(
     offset: Offset = 0,
 ) -> MultipleArticlesResponse:
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
-    articles, total = await service.list_articles(session, filters, viewer, limit=limit, offset=offset)
+    articles, total = await service.list_articles(
+        session, filters, viewer, limit=limit, offset=offset
+    )
     return MultipleArticlesResponse(articles=articles, articlesCount=total)
 
 
@@ -86,7 +90,9 @@ async def create_article(
     summary="Get an article",
     responses=error_responses(404, 422),
 )
-async def get_article(slug: Slug, session: SessionDep, viewer: OptionalUser) -> SingleArticleResponse:
+async def get_article(
+    slug: Slug, session: SessionDep, viewer: OptionalUser
+) -> SingleArticleResponse:
     return SingleArticleResponse(article=await service.get(session, slug, viewer))
 
 

@@ -28,14 +28,14 @@ class NewArticle(_In):
     title: Title
     description: Description
     body: Body
-    tagList: TagList = []  # noqa: N815 - the RealWorld wire name
+    tagList: TagList = []
 
 
 class UpdateArticle(_In):
     title: Title | None = None
     description: Description | None = None
     body: Body | None = None
-    tagList: TagList | None = None  # noqa: N815 - an extension: replaces the tags when given
+    tagList: TagList | None = None
 
 
 class NewArticleRequest(_In):
@@ -52,11 +52,11 @@ class ArticleSummary(BaseModel):
     slug: str
     title: str
     description: str
-    tagList: list[str]  # noqa: N815
-    createdAt: Timestamp  # noqa: N815
-    updatedAt: Timestamp  # noqa: N815
+    tagList: list[str]
+    createdAt: Timestamp
+    updatedAt: Timestamp
     favorited: bool
-    favoritesCount: int  # noqa: N815
+    favoritesCount: int
     author: Profile
 
 
@@ -70,7 +70,7 @@ class SingleArticleResponse(BaseModel):
 
 class MultipleArticlesResponse(BaseModel):
     articles: list[ArticleSummary]
-    articlesCount: int  # noqa: N815
+    articlesCount: int
 
 
 class TagsResponse(BaseModel):

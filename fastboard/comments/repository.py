@@ -29,7 +29,9 @@ class CommentRow:
 def _following(viewer_id: int | None) -> ColumnElement[bool]:
     if viewer_id is None:
         return false().label("following")
-    followed = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Comment.author_id)
+    followed = exists().where(
+        Follow.follower_id == viewer_id, Follow.followee_id == Comment.author_id
+    )
     return followed.label("following")
 
 

@@ -44,7 +44,9 @@ async def list_comments(
 async def add_comment(
     slug: Slug, body: NewCommentRequest, session: SessionDep, author: CurrentUser
 ) -> SingleCommentResponse:
-    return SingleCommentResponse(comment=await service.add(session, slug, body.comment.body, author))
+    return SingleCommentResponse(
+        comment=await service.add(session, slug, body.comment.body, author)
+    )
 
 
 @router.delete(

@@ -21,8 +21,8 @@ class NewCommentRequest(_In):
 
 class Comment(BaseModel):
     id: int
-    createdAt: Timestamp  # noqa: N815
-    updatedAt: Timestamp  # noqa: N815
+    createdAt: Timestamp
+    updatedAt: Timestamp
     body: str
     author: Profile
 

@@ -36,7 +36,9 @@ async def _article_id(session: AsyncSession, slug: str) -> int:
 
 async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> list[CommentOut]:
     article_id = await _article_id(session, slug)
-    rows = await repository.for_article(session, article_id, viewer_id=viewer.id if viewer else None)
+    rows = await repository.for_article(
+        session, article_id, viewer_id=viewer.id if viewer else None
+    )
     return [comment_out(row) for row in rows]
 
 

@@ -35,7 +35,9 @@ async def get_profile(
     summary="Follow a user",
     responses=error_responses(401, 404, 422),
 )
-async def follow(username: UsernamePath, session: SessionDep, viewer: CurrentUser) -> ProfileResponse:
+async def follow(
+    username: UsernamePath, session: SessionDep, viewer: CurrentUser
+) -> ProfileResponse:
     return ProfileResponse(profile=await service.follow(session, username, viewer))
 
 

@@ -12,7 +12,9 @@ from fastboard.users.models import User
 
 
 def profile_out(user: User, *, following: bool) -> Profile:
-    return Profile(username=user.username, bio=user.bio, image=user.image or "", following=following)
+    return Profile(
+        username=user.username, bio=user.bio, image=user.image or "", following=following
+    )
 
 
 async def _user_named(session: AsyncSession, username: str) -> User:

@@ -64,4 +64,3 @@ async def update_fields(session: AsyncSession, user: User, changes: dict[str, An
 
 async def remove(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(User).where(User.id == user_id))
-

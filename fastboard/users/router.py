@@ -40,7 +40,9 @@ async def login(body: LoginUserRequest, session: SessionDep, settings: SettingsD
     summary="Register a new user",
     responses=error_responses(422),
 )
-async def register(body: NewUserRequest, session: SessionDep, settings: SettingsDep) -> UserResponse:
+async def register(
+    body: NewUserRequest, session: SessionDep, settings: SettingsDep
+) -> UserResponse:
     user = await service.register(session, body.user)
     return UserResponse(user=service.user_out(user, settings))
 
@@ -79,7 +81,9 @@ async def update(
     responses=error_responses(401, 422),
 )
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> TokenResponse:
     user = await service.login(session, form.username, form.password)
     return TokenResponse(access_token=service.user_out(user, settings).token)

@@ -65,4 +65,4 @@ class TokenResponse(BaseModel):
     """OAuth2 password-flow answer, for the /docs "Authorize" button."""
 
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret

@@ -87,6 +87,9 @@ async def update(session: AsyncSession, user: User, data: UpdateUser) -> User:
         return await repository.update_fields(session, user, changes)
     except IntegrityError:
         await _raise_if_taken(
-            session, username=changes.get("username"), email=changes.get("email"), exclude_id=user.id
+            session,
+            username=changes.get("username"),
+            email=changes.get("email"),
+            exclude_id=user.id,
         )
         raise
