@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -87,7 +88,11 @@ def _engine_kwargs(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Take transaction control away from the sqlite3 module, which otherwise opens
+    # transactions lazily and commits on RELEASE of a savepoint opened outside one;
+    # _sqlite_begin emits BEGIN itself, so savepoints nest inside a real transaction.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -99,20 +104,25 @@ def build_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         _ensure_sqlite_dir(settings.database_url)
     engine = create_async_engine(
-        settings.database_url, echo=settings.db_echo, **_engine_kwargs(settings)
+        settings.database_url,
+        echo=settings.db_echo,
+        # Bound values (emails, password hashes) stay out of exception messages and logs.
+        hide_parameters=True,
+        **_engine_kwargs(settings),
     )
     if settings.is_sqlite:
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
-def _ensure_sqlite_dir(url: str) -> None:
-    from sqlalchemy.engine import make_url
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
+
+def _ensure_sqlite_dir(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
-        from pathlib import Path
-
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 

@@ -6,7 +6,9 @@ FastAPI's default ``{"detail": …}`` never reaches a client.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -130,12 +132,30 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 _CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
+_UNREACHABLE = frozenset({errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN})
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database host whose name does not resolve or that has no route is unavailable
+    (503), like a refused connection; any other OSError is a bug (500)."""
+    assert isinstance(exc, OSError)
+    if isinstance(exc, socket.gaierror) or exc.errno in _UNREACHABLE:
+        return await _database_unavailable(request, exc)
+    return await _unexpected(request, exc)
 
 
 async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    """Connection trouble is a 503; anything else from the driver is a bug (500)."""
+    """Connection trouble is a 503; anything else from the driver is a bug (500).
+
+    An error with no statement was raised while connecting (say, the database does not
+    exist yet): the service is unavailable, not broken by this request.
+    """
     assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+    if (
+        exc.connection_invalidated
+        or exc.statement is None
+        or isinstance(exc, (OperationalError, InterfaceError))
+    ):
         return await _database_unavailable(request, exc)
     return await _unexpected(request, exc)
 
@@ -148,4 +168,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     for exc_type in _CONNECTION_ERRORS:
         app.add_exception_handler(exc_type, _database_unavailable)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -46,8 +47,9 @@ class Settings(BaseSettings):
                 "FASTBOARD_SECRET_KEY must be set when FASTBOARD_ENV=production "
                 "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))')"
             )
-        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
-            raise ValueError("FASTBOARD_SECRET_KEY must be at least 32 characters long")
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else None
+        if key is not None and len(key) < MIN_SECRET_LENGTH:
+            raise ValueError(f"FASTBOARD_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return self
 
     @property
@@ -74,20 +76,46 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         path = self.var_dir / "secret_key"
+        key = _read_key(path)
+        if key is None:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            _publish_key(path, secrets.token_urlsafe(64))
+            key = _read_key(path)
+        if key is None:
+            raise RuntimeError(f"could not create a usable secret key in {path}")
+        return key
+
+
+MIN_SECRET_LENGTH = 32
+
+
+def _read_key(path: Path) -> str | None:
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return key if len(key) >= MIN_SECRET_LENGTH else None
+
+
+def _publish_key(path: Path, key: str) -> None:
+    """Make ``key`` appear at ``path`` whole or not at all.
+
+    The key is written to a private temp file first, then linked into place: a worker
+    never reads a half-written file, and when several workers race, the first link wins
+    and every worker reads that one. A file that exists but is unusable is replaced.
+    """
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
         try:
-            return path.read_text().strip()
-        except FileNotFoundError:
-            pass
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        candidate = secrets.token_urlsafe(64)
-        try:
-            # O_EXCL: when several workers race, exactly one key wins and all read it.
-            with path.open("x") as fh:
-                fh.write(candidate)
-            path.chmod(0o600)
+            os.link(temp, path)
         except FileExistsError:
-            pass
-        return path.read_text().strip()
+            if _read_key(path) is None:
+                os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 @lru_cache
