@@ -49,7 +49,7 @@ class Settings(BaseSettings):
             )
         key = self.secret_key.get_secret_value() if self.secret_key is not None else None
         if key is not None and len(key) < MIN_SECRET_LENGTH:
-            raise ValueError(f"FASTBOARD_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+            raise ValueError(f"FASTBOARD_SECRET_KEY needs at least {MIN_SECRET_LENGTH} characters")
         return self
 
     @property
