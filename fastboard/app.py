@@ -19,13 +19,15 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from fastboard import health
+from fastboard import health, metrics
 from fastboard.articles.router import router as articles_router
 from fastboard.articles.router import tags_router
 from fastboard.comments.router import router as comments_router
 from fastboard.db import Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import RejectNulBytes
+from fastboard.logs import configure_logging
+from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
 from fastboard.profiles.router import router as profiles_router
 from fastboard.settings import Settings, get_settings
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Creates no engine and opens no connection: that happens per worker,
     on first use, after Gunicorn has forked."""
     settings = settings or get_settings()
+    configure_logging(settings)
     app = FastAPI(
         title="fastboard",
         summary="A self-hostable community board: the RealWorld Conduit API and more.",
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(_api_router())
     app.include_router(health.router)
+    app.include_router(metrics.router)
     _install_docs(app)
 
     if settings.cors_origins:
@@ -117,4 +121,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RejectNulBytes)
+    # Last added is outermost: the request id is set for everything inside it.
+    app.add_middleware(RequestContext)
     return app

@@ -116,8 +116,16 @@ def build_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+WRITE_INTENT = "fastboard_write_intent"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A deferred BEGIN that reads first and writes later fails at once with "database is
+    # locked" when another connection committed in between; BEGIN IMMEDIATE takes the
+    # write lock up front (waiting busy_timeout for it). Reads keep the deferred BEGIN so
+    # they still run side by side under WAL.
+    immediate = connection.get_execution_options().get(WRITE_INTENT, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -133,6 +141,7 @@ class Database:
         self.settings = settings
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._writer: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -145,6 +154,14 @@ class Database:
         if self._sessionmaker is None:
             self._sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         return self._sessionmaker
+
+    @property
+    def writer(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for requests that intend to write (only SQLite treats them apart)."""
+        if self._writer is None:
+            bind = self.engine.execution_options(**{WRITE_INTENT: True})
+            self._writer = async_sessionmaker(bind, expire_on_commit=False)
+        return self._writer
 
     @property
     def sync_engine(self) -> Engine:
@@ -171,12 +188,17 @@ class Database:
             await self._engine.dispose()
             self._engine = None
             self._sessionmaker = None
+            self._writer = None
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit when the endpoint succeeds, roll back otherwise."""
     database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
+    factory = database.sessionmaker if request.method in SAFE_METHODS else database.writer
+    async with factory() as session:
         try:
             yield session
         except BaseException:

@@ -18,9 +18,12 @@ from uuid import uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import fastboard.security
 from fastboard.app import create_app
 from fastboard.migrate import upgrade_to_head
 from fastboard.models import Base
@@ -35,6 +38,15 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id at its cheapest parameters: the suite registers hundreds of users, and at
+    production cost (64 MiB, 3 passes) hashing would dominate its run time. The hashes
+    stay real Argon2id, so every login still verifies for real."""
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    monkeypatch.setattr(fastboard.security, "_hasher", cheap)
 
 
 def _reachable(url: str) -> str | None:

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, status
 
 from fastboard.auth import CurrentUser, SettingsDep
 from fastboard.db import SessionDep
@@ -12,6 +11,7 @@ from fastboard.users import service
 from fastboard.users.schemas import (
     LoginUserRequest,
     NewUserRequest,
+    TokenForm,
     TokenResponse,
     UpdateUserRequest,
     UserResponse,
@@ -81,7 +81,7 @@ async def update(
     responses=error_responses(401, 422),
 )
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[TokenForm, Form()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenResponse:

@@ -61,6 +61,15 @@ class UserResponse(BaseModel):
     user: User
 
 
+class TokenForm(_In):
+    """The OAuth2 password-flow form behind the /docs "Authorize" button: ``username`` is
+    the email. Bounded like :class:`LoginUser`, so the form is no way around its limits."""
+
+    grant_type: str | None = Field(default=None, pattern="^password$")
+    username: Email
+    password: str = Field(max_length=256)
+
+
 class TokenResponse(BaseModel):
     """OAuth2 password-flow answer, for the /docs "Authorize" button."""
 

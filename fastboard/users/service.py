@@ -80,8 +80,11 @@ async def update(session: AsyncSession, user: User, data: UpdateUser) -> User:
         changes["image"] = given["image"] or None
     if given.get("password"):
         changes["password_hash"] = await security.hash_password(given["password"])
+    # Read before the savepoint: rolling it back expires `user`, and reloading an expired
+    # attribute is lazy IO, which fails under asyncio.
+    user_id = user.id
     await _raise_if_taken(
-        session, username=changes.get("username"), email=changes.get("email"), exclude_id=user.id
+        session, username=changes.get("username"), email=changes.get("email"), exclude_id=user_id
     )
     try:
         return await repository.update_fields(session, user, changes)
@@ -90,6 +93,6 @@ async def update(session: AsyncSession, user: User, data: UpdateUser) -> User:
             session,
             username=changes.get("username"),
             email=changes.get("email"),
-            exclude_id=user.id,
+            exclude_id=user_id,
         )
         raise

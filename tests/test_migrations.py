@@ -1,0 +1,122 @@
+"""Alembic: upgrade, downgrade and upgrade again on a fresh database, and the migrated schema
+matches the models (what ``alembic check`` verifies)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import anyio.to_thread
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fastboard.db import build_engine
+from fastboard.migrate import alembic_config, downgrade_to_base, upgrade_to_head
+from fastboard.models import Base
+from fastboard.settings import Settings
+from tests.conftest import BACKENDS, POSTGRES_URL, make_settings
+
+pytestmark = pytest.mark.anyio
+
+MODEL_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture(params=BACKENDS)
+async def fresh_settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings for a brand-new, empty database of each backend (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield make_settings(f"sqlite+aiosqlite:///{tmp_path}/fresh.db", tmp_path)
+        return
+    assert POSTGRES_URL is not None
+    name = f"fastboard_migtest_{uuid4().hex[:8]}"
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield make_settings(url, tmp_path)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def _inspect(settings: Settings) -> dict[str, Any]:
+    """Tables, and the differences between the migrated schema and the models."""
+
+    def look(conn: Connection) -> dict[str, Any]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return {
+            "tables": set(inspect(conn).get_table_names()),
+            "revision": context.get_current_revision(),
+            "diff": compare_metadata(context, Base.metadata),
+        }
+
+    engine = build_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(look)
+    finally:
+        await engine.dispose()
+
+
+def _head(settings: Settings) -> str:
+    heads = ScriptDirectory.from_config(alembic_config(settings)).get_heads()
+    assert len(heads) == 1, heads
+    return heads[0]
+
+
+async def test_upgrade_downgrade_upgrade_on_a_fresh_database(fresh_settings: Settings) -> None:
+    head = _head(fresh_settings)
+
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+    upgraded = await _inspect(fresh_settings)
+    await anyio.to_thread.run_sync(downgrade_to_base, fresh_settings)
+    downgraded = await _inspect(fresh_settings)
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+    again = await _inspect(fresh_settings)
+
+    assert upgraded["tables"] == MODEL_TABLES | {"alembic_version"}
+    assert upgraded["revision"] == head
+    assert downgraded["tables"] <= {"alembic_version"}
+    assert downgraded["revision"] is None
+    assert again["tables"] == upgraded["tables"]
+    assert again["revision"] == head
+    assert again["diff"] == []
+
+
+async def test_migrated_schema_matches_the_models(fresh_settings: Settings) -> None:
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+
+    state = await _inspect(fresh_settings)
+
+    assert state["diff"] == [], (
+        "models changed without a migration (alembic revision --autogenerate)"
+    )
+
+
+async def test_upgrade_to_head_twice_is_a_no_op(fresh_settings: Settings) -> None:
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+
+    state = await _inspect(fresh_settings)
+
+    assert state["revision"] == _head(fresh_settings)
+    assert state["diff"] == []
+
+
+def test_migration_history_is_linear(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/unused.db", tmp_path)
+    script = ScriptDirectory.from_config(alembic_config(settings))
+
+    revisions = list(script.walk_revisions())
+
+    assert len(script.get_heads()) == 1
+    assert len(script.get_bases()) == 1
+    assert all(not revision.is_merge_point for revision in revisions)

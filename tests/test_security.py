@@ -1,0 +1,199 @@
+"""Password hashing and tokens: Argon2id off the event loop, HS256 JWTs that expire."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+from pwdlib import PasswordHash
+from sqlalchemy import select
+
+from fastboard import security
+from fastboard.settings import Settings
+from fastboard.users.models import User
+from tests.conftest import TEST_SECRET, make_settings, register
+
+pytestmark = pytest.mark.anyio
+
+
+class RecordingHasher:
+    """Wraps the real hasher and records which thread each call runs on."""
+
+    def __init__(self, inner: PasswordHash) -> None:
+        self.inner = inner
+        self.threads: list[tuple[str, int]] = []
+
+    def hash(self, password: str) -> str:
+        self.threads.append(("hash", threading.get_ident()))
+        return self.inner.hash(password)
+
+    def verify(self, password: str, password_hash: str) -> bool:
+        self.threads.append(("verify", threading.get_ident()))
+        return self.inner.verify(password, password_hash)
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> RecordingHasher:
+    recording = RecordingHasher(security._hasher)
+    monkeypatch.setattr(security, "_hasher", recording)
+    return recording
+
+
+@pytest.fixture
+def token_settings(tmp_path: Path) -> Settings:
+    return make_settings("sqlite+aiosqlite:///unused.db", tmp_path / "var")
+
+
+# Passwords ------------------------------------------------------------------------------
+
+
+async def test_hash_password_is_argon2id_and_verifies() -> None:
+    hashed = await security.hash_password("correct-horse")
+
+    assert hashed.startswith("$argon2id$")
+    assert "correct-horse" not in hashed
+    assert await security.verify_password("correct-horse", hashed) is True
+    assert await security.verify_password("wrong-horse", hashed) is False
+
+
+async def test_hashing_the_same_password_twice_is_salted() -> None:
+    first = await security.hash_password("correct-horse")
+    second = await security.hash_password("correct-horse")
+
+    assert first != second
+
+
+async def test_registration_stores_an_argon2id_hash(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await register(client, "alice", password="correct-horse")
+
+    async with app.state.database.sessionmaker() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.username == "alice"))
+
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    assert "correct-horse" not in stored
+    assert await security.verify_password("correct-horse", stored)
+
+
+async def test_hash_and_verify_run_in_a_worker_thread(recorder: RecordingHasher) -> None:
+    loop_thread = threading.get_ident()
+
+    hashed = await security.hash_password("correct-horse")
+    await security.verify_password("correct-horse", hashed)
+
+    assert [name for name, _ in recorder.threads] == ["hash", "verify"]
+    assert all(thread != loop_thread for _, thread in recorder.threads)
+
+
+async def test_register_and_login_hash_off_the_event_loop(
+    client: httpx.AsyncClient, recorder: RecordingHasher
+) -> None:
+    loop_thread = threading.get_ident()
+    await register(client, "alice", password="correct-horse")
+    await client.post(
+        "/api/users/login",
+        json={"user": {"email": "alice@example.com", "password": "correct-horse"}},
+    )
+
+    assert {name for name, _ in recorder.threads} == {"hash", "verify"}
+    assert all(thread != loop_thread for _, thread in recorder.threads)
+
+
+async def test_event_loop_keeps_running_while_a_password_hashes() -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await security.hash_password("correct-horse")
+        during = ticks
+    finally:
+        ticker.cancel()
+
+    assert during > 5
+
+
+async def test_login_with_unknown_email_still_verifies_a_hash(
+    client: httpx.AsyncClient, recorder: RecordingHasher
+) -> None:
+    """The timing equaliser: an unknown email costs an Argon2 verify like a wrong password."""
+    response = await client.post(
+        "/api/users/login",
+        json={"user": {"email": "nobody@example.com", "password": "correct-horse"}},
+    )
+
+    assert response.status_code == 401
+    assert "verify" in [name for name, _ in recorder.threads]
+
+
+# Tokens ---------------------------------------------------------------------------------
+
+
+def test_token_round_trips_the_user_id(token_settings: Settings) -> None:
+    token = security.create_token(42, token_settings)
+
+    assert security.decode_token(token, token_settings) == 42
+
+
+def test_token_is_hs256_with_sub_iat_and_exp(token_settings: Settings) -> None:
+    issued = datetime(2030, 1, 1, tzinfo=UTC)
+    token = security.create_token(7, token_settings, now=issued)
+
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    claims = jwt.decode(
+        token, TEST_SECRET, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
+    )
+    assert claims == {
+        "sub": "7",
+        "iat": int(issued.timestamp()),
+        "exp": int(issued.timestamp()) + token_settings.jwt_ttl_seconds,
+    }
+
+
+def test_token_expires_after_the_configured_ttl(tmp_path: Path) -> None:
+    settings = make_settings("sqlite+aiosqlite:///unused.db", tmp_path, jwt_ttl_seconds=60)
+    now = datetime.now(UTC)
+
+    live = security.create_token(1, settings, now=now - timedelta(seconds=50))
+    expired = security.create_token(1, settings, now=now - timedelta(seconds=70))
+
+    assert security.decode_token(live, settings) == 1
+    assert security.decode_token(expired, settings) is None
+
+
+def test_token_from_another_secret_is_rejected(token_settings: Settings, tmp_path: Path) -> None:
+    other = make_settings("sqlite+aiosqlite:///unused.db", tmp_path / "other", secret_key="x" * 40)
+
+    assert security.decode_token(security.create_token(1, other), token_settings) is None
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    ["none", "HS512"],
+)
+def test_token_with_another_algorithm_is_rejected(token_settings: Settings, algorithm: str) -> None:
+    now = datetime.now(UTC)
+    claims = {"sub": "1", "iat": now, "exp": now + timedelta(hours=1)}
+    key = "" if algorithm == "none" else TEST_SECRET * 2
+
+    token = jwt.encode(claims, key, algorithm=algorithm)
+
+    assert security.decode_token(token, token_settings) is None
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "a.b", "...."])
+def test_malformed_token_is_rejected(token_settings: Settings, token: str) -> None:
+    assert security.decode_token(token, token_settings) is None
