@@ -176,7 +176,9 @@ async def set_tags(session: AsyncSession, article_id: int, names: Sequence[str])
     await session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
     if not names:
         return
-    await insert_ignoring_duplicates(session, Tag, [{"name": name} for name in names])
+    # Sorted: concurrent transactions creating the same new tags lock them in one order,
+    # so they cannot deadlock on PostgreSQL.
+    await insert_ignoring_duplicates(session, Tag, [{"name": name} for name in sorted(names)])
     found = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
     ids: dict[str, int] = dict(found.all())
     links = [
