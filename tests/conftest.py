@@ -79,8 +79,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             if IN_CI:
                 pytest.fail(f"PostgreSQL at {url} is required in CI: {problem}")
             pytest.skip(f"PostgreSQL at {url} is unreachable: {problem}")
+        asyncio.run(_drop_everything(url))
     upgrade_to_head(make_settings(url, tmp_path_factory.mktemp("var")))
     return url
+
+
+async def _drop_everything(url: str) -> None:
+    """Start the PostgreSQL test database from nothing, whatever an earlier run left, so
+    every run builds the schema through the migrations from scratch."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
 
 
 def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:

@@ -46,8 +46,6 @@ class ArticleTag(Base):
     tag_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True
     )
-    # The order the author gave the tags in.
-    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Favorite(Base):

@@ -106,13 +106,13 @@ async def _attach_tags(session: AsyncSession, rows: Sequence[ArticleRow]) -> Non
         select(ArticleTag.article_id, Tag.name)
         .join(Tag, Tag.id == ArticleTag.tag_id)
         .where(ArticleTag.article_id.in_(by_id))
-        .order_by(ArticleTag.article_id, ArticleTag.position)
     )
     tags: dict[int, list[str]] = defaultdict(list)
     for article_id, name in await session.execute(query):
         tags[article_id].append(name)
     for article_id, row in by_id.items():
-        row.tags = tags.get(article_id, [])
+        # Sorted here, not in SQL: collations differ between databases, code points don't.
+        row.tags = sorted(tags.get(article_id, []))
 
 
 async def list_page(
@@ -181,10 +181,7 @@ async def set_tags(session: AsyncSession, article_id: int, names: Sequence[str])
     await insert_ignoring_duplicates(session, Tag, [{"name": name} for name in sorted(names)])
     found = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
     ids: dict[str, int] = dict(found.all())
-    links = [
-        {"article_id": article_id, "tag_id": ids[name], "position": position}
-        for position, name in enumerate(names)
-    ]
+    links = [{"article_id": article_id, "tag_id": ids[name]} for name in names]
     await insert_ignoring_duplicates(session, ArticleTag, links)
 
 

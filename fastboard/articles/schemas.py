@@ -9,14 +9,15 @@ from fastboard.types import MAX_TAGS, Body, Description, TagName, Title
 from fastboard.wire import Timestamp
 
 
-def _unique_in_order(tags: list[str]) -> list[str]:
-    return list(dict.fromkeys(tags))
+def _unique_sorted(tags: list[str]) -> list[str]:
+    # Alphabetical, as RealWorld clients and the RealWorld API test suite expect.
+    return sorted(set(tags))
 
 
 TagList = Annotated[
     list[TagName],
     Field(max_length=MAX_TAGS, description=f"At most {MAX_TAGS} tags"),
-    AfterValidator(_unique_in_order),
+    AfterValidator(_unique_sorted),
 ]
 
 

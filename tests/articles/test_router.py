@@ -89,15 +89,15 @@ async def test_article_without_tags_has_an_empty_tag_list(
     assert (await get_article(client, created["slug"]))["tagList"] == []
 
 
-async def test_tag_list_keeps_the_given_order_and_drops_duplicates(
+async def test_tag_list_is_alphabetical_without_duplicates(
     client: httpx.AsyncClient, alice: dict[str, Any]
 ) -> None:
     created = await create_article(
         client, alice["token"], tagList=["zebra", "apple", "zebra", "mango", "apple"]
     )
 
-    assert created["tagList"] == ["zebra", "apple", "mango"]
-    assert (await get_article(client, created["slug"]))["tagList"] == ["zebra", "apple", "mango"]
+    assert created["tagList"] == ["apple", "mango", "zebra"]
+    assert (await get_article(client, created["slug"]))["tagList"] == ["apple", "mango", "zebra"]
 
 
 # Read -----------------------------------------------------------------------------------
@@ -188,8 +188,8 @@ async def test_updating_with_a_tag_list_replaces_the_tags(
     )
 
     assert response.status_code == 200
-    assert response.json()["article"]["tagList"] == ["three", "one"]
-    assert (await get_article(client, created["slug"]))["tagList"] == ["three", "one"]
+    assert response.json()["article"]["tagList"] == ["one", "three"]
+    assert (await get_article(client, created["slug"]))["tagList"] == ["one", "three"]
 
 
 async def test_updating_with_an_empty_tag_list_removes_all_tags(
