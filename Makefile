@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 HOST ?= 127.0.0.1
-PORT ?= 8000
+# PORT: 8000 for `make run` and `make serve`, 8080 for `make stack` unless given.
 VENV := .venv
 BIN := $(VENV)/bin
 # The first Python 3.11+ on PATH (Debian 12 ships 3.11 as python3).
@@ -24,9 +24,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-## run: the dev server on http://$(HOST):$(PORT), SQLite under var/, migrated on start
+## run: the dev server on http://$(HOST):8000, SQLite under var/, migrated on start
 run: install
-	$(BIN)/uvicorn main:app --reload --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn main:app --reload --host $(HOST) --port $(or $(PORT),8000)
 
 ## test: lint, type-check and the whole test suite
 test: install lint typecheck pytest
@@ -45,6 +45,9 @@ pytest: install
 lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+include deploy/make/stack.mk
+include bench/bench.mk
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

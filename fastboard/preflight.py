@@ -1,0 +1,122 @@
+"""``fastboard check-config``: the configuration the service would run with, and whether
+it can run with it (database reachable, schema at the newest migration, Redis answering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, make_url
+
+from fastboard.db import build_engine
+from fastboard.migrate import alembic_config
+from fastboard.settings import Settings
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    ok: bool
+    detail: str
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def effective_config(settings: Settings) -> dict[str, str]:
+    """Every setting that matters for operations, secrets reduced to whether they are set."""
+    secret = (
+        "set"
+        if settings.secret_key is not None
+        else f"not set (a generated key is kept in {settings.var_dir / 'secret_key'})"
+    )
+    return {
+        "env": settings.env,
+        "database_url": make_url(settings.database_url).render_as_string(hide_password=True),
+        "db_pool": f"size {settings.db_pool_size}, overflow {settings.db_max_overflow}, "
+        f"timeout {settings.db_pool_timeout:g} s",
+        "migrate_on_start": str(settings.should_migrate_on_start).lower(),
+        "secret_key": secret,
+        "redis_url": _without_password(settings.redis_url) if settings.redis_url else "not set",
+        "log_level": settings.log_level,
+        "log_json": str(settings.json_logs).lower(),
+        "var_dir": str(settings.var_dir),
+        # Read by deploy/gunicorn.conf.py, not by the app.
+        "bind": os.environ.get("FASTBOARD_BIND", "127.0.0.1:8000 (default)"),
+        "workers": os.environ.get("FASTBOARD_WORKERS", "2 x cores + 1 (default)"),
+    }
+
+
+def _revisions(connection: Connection) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def missing_sqlite_file(settings: Settings) -> Finding | None:
+    """Connecting would create an empty file and report a confusing "not migrated"."""
+    if not settings.is_sqlite:
+        return None
+    database = make_url(settings.database_url).database
+    if database and database != ":memory:" and not Path(database).exists():
+        return Finding("database", False, f"{database} does not exist: run `fastboard migrate`")
+    return None
+
+
+async def check_database(settings: Settings) -> list[Finding]:
+    engine = build_engine(settings)
+    try:
+        async with asyncio.timeout(settings.db_connect_timeout + 1), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            current = await conn.run_sync(_revisions)
+    except Exception as exc:  # any failure to answer is the finding itself
+        return [Finding("database", False, f"unreachable: {exc!r}")]
+    finally:
+        await engine.dispose()
+    findings = [Finding("database", True, "reachable")]
+    heads = set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+    if current == heads:
+        findings.append(Finding("migrations", True, f"at head ({', '.join(sorted(heads))})"))
+    else:
+        have = ", ".join(sorted(current)) or "none"
+        findings.append(
+            Finding(
+                "migrations",
+                False,
+                f"database at {have}, code expects {', '.join(sorted(heads))}: "
+                "run `fastboard migrate`",
+            )
+        )
+    return findings
+
+
+async def check_redis(settings: Settings) -> list[Finding]:
+    if not settings.redis_url:
+        return []
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        await client.ping()
+    except Exception as exc:  # any failure to answer is the finding itself
+        return [Finding("redis", False, f"unreachable: {exc!r}")]
+    finally:
+        await client.aclose()
+    return [Finding("redis", True, "reachable")]
+
+
+def run_checks(settings: Settings) -> list[Finding]:
+    missing = missing_sqlite_file(settings)
+    database = [missing] if missing else asyncio.run(check_database(settings))
+    return [*database, *asyncio.run(check_redis(settings))]

@@ -1,0 +1,211 @@
+"""Fixtures that run the real production stack: NGINX → Gunicorn (Uvicorn workers) → app.
+
+Each stack lives in its own temporary directory, listens on a free loopback port and talks
+to a dedicated PostgreSQL database, ``fastboard_stack_<pid>``, created and migrated once
+per session and dropped at its end. Without nginx or PostgreSQL the tests skip, except
+under ``CI=true``, where a missing prerequisite fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fastboard.migrate import upgrade_to_head
+from fastboard.settings import Settings
+from fastboard.stack import (
+    UNLIMITED,
+    RateLimits,
+    RunningStack,
+    free_port,
+    nginx_executable,
+    start_stack,
+)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SECRET = "stack-test-secret-key-0123456789-abcdefghijklmnop"
+# One database per test session, so two sessions on one server (a developer and CI, or
+# parallel jobs) never drop each other's data.
+STACK_DATABASE = f"fastboard_stack_{os.getpid()}"
+DEFAULT_SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where the stack tests are the point."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def nginx() -> str:
+    binary = nginx_executable()
+    if binary is None:
+        unavailable("nginx is not installed")
+    assert binary is not None
+    return binary
+
+
+def _server_url() -> URL:
+    """The PostgreSQL server the rest of the suite uses, or the local default."""
+    return make_url(os.environ.get("FASTBOARD_TEST_DATABASE_URL", DEFAULT_SERVER_URL))
+
+
+async def _admin(url: URL, *statements: str) -> None:
+    """Run statements on the server's maintenance database, outside a transaction
+    (CREATE/DROP DATABASE refuse to run inside one)."""
+    engine = create_async_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"timeout": 5}
+    )
+    try:
+        async with engine.connect() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> URL:
+    url = _server_url()
+    try:
+        asyncio.run(
+            _admin(
+                url,
+                f'DROP DATABASE IF EXISTS "{STACK_DATABASE}" WITH (FORCE)',
+                f'CREATE DATABASE "{STACK_DATABASE}"',
+            )
+        )
+    except (OSError, DBAPIError, TimeoutError) as exc:
+        unavailable(f"PostgreSQL at {url.render_as_string()} is unreachable: {exc!r}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def stack_database_url(
+    postgres_server: URL, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    url = postgres_server.set(drivername="postgresql+asyncpg", database=STACK_DATABASE)
+    rendered = url.render_as_string(hide_password=False)
+    upgrade_to_head(
+        Settings(env="test", database_url=rendered, secret_key=SECRET, migrate_on_start=False)
+    )
+    yield rendered
+    asyncio.run(_admin(postgres_server, f'DROP DATABASE IF EXISTS "{STACK_DATABASE}" WITH (FORCE)'))
+
+
+def stack_env(database_url: str, workdir: Path, **extra: str) -> dict[str, str]:
+    """What a production host sets, plus JSON logs the tests can read."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FASTBOARD_")}
+    env.update(
+        FASTBOARD_ENV="production",
+        FASTBOARD_SECRET_KEY=SECRET,
+        FASTBOARD_DATABASE_URL=database_url,
+        FASTBOARD_MIGRATE_ON_START="false",
+        FASTBOARD_VAR_DIR=str(workdir / "var"),
+        FASTBOARD_LOG_JSON="true",
+        FASTBOARD_LOG_LEVEL="info",
+        PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"),
+    )
+    env.update(extra)
+    return env
+
+
+StackFactory = Callable[..., RunningStack]
+
+
+@pytest.fixture
+def make_stack(nginx: str, stack_database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
+    """Start a stack for one test; it is stopped (quickly) when the test ends."""
+    started: list[RunningStack] = []
+
+    def make(
+        *,
+        workers: int = 2,
+        limits: RateLimits = UNLIMITED,
+        database_url: str | None = None,
+        **env: str,
+    ) -> RunningStack:
+        workdir = tmp_path / f"stack{len(started)}"
+        running = start_stack(
+            workdir=workdir,
+            port=free_port(),
+            workers=workers,
+            env=stack_env(database_url or stack_database_url, workdir, **env),
+            limits=limits,
+        )
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop(graceful=False, timeout=15)
+
+
+@pytest.fixture(scope="module")
+def shared_stack(
+    nginx: str, stack_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    """One stack for a module of tests that only send requests. Rate limits are lifted
+    (those tests register many users from one address); the production limits are
+    tested on their own, against NGINX alone."""
+    workdir = tmp_path_factory.mktemp("stack")
+    running = start_stack(
+        workdir=workdir,
+        port=free_port(),
+        workers=2,
+        env=stack_env(stack_database_url, workdir),
+        limits=UNLIMITED,
+    )
+    yield running
+    running.stop(graceful=True, timeout=30)
+
+
+def app_log(stack: RunningStack) -> list[dict[str, Any]]:
+    """The app's JSON log records (the Gunicorn output), skipping any non-JSON line."""
+    records = []
+    for line in (stack.workdir / "logs" / "gunicorn.log").read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def app_errors(stack: RunningStack) -> list[str]:
+    """The app's ERROR records, tracebacks included: the story behind a failed request."""
+    return [
+        f"{record.get('message')}\n{record.get('exc_info', '')}"
+        for record in app_log(stack)
+        if record.get("level") == "ERROR" and record.get("logger") != "gunicorn.error"
+    ]
+
+
+def nginx_log(stack: RunningStack) -> list[dict[str, Any]]:
+    lines = (stack.workdir / "logs" / "access.log").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+async def register(client: httpx.AsyncClient) -> tuple[str, str]:
+    """A new user through the API; returns (username, token)."""
+    name = f"u{uuid4().hex[:12]}"
+    response = await client.post(
+        "/api/users",
+        json={"user": {"username": name, "email": f"{name}@example.org", "password": "pw-" + name}},
+    )
+    assert response.status_code == 201, response.text
+    return name, response.json()["user"]["token"]

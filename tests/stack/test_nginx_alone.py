@@ -1,0 +1,108 @@
+"""NGINX with no application behind it, and the production rate limits.
+
+The web UI still works (NGINX serves it from disk), every application path answers in
+the API's error envelope, and the rate limits answer 429 before a request could ever
+reach a worker.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fastboard.stack import (
+    WEB_ROOT,
+    RateLimits,
+    free_port,
+    http_ok,
+    nginx_command,
+    render_nginx_conf,
+    spawn,
+    stop_process,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.stack, pytest.mark.anyio]
+
+DOWN = {"errors": {"body": ["the application is unavailable, try again shortly"]}}
+
+
+@pytest.fixture
+def lone_nginx(nginx: str, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    conf = render_nginx_conf(
+        listen_port=port,
+        upstream_socket=tmp_path / "nobody-listens-here.sock",
+        web_root=WEB_ROOT,
+        workdir=tmp_path,
+        limits=RateLimits(),  # the production defaults
+    )
+    process = spawn(nginx_command(conf, nginx), output=tmp_path / "logs" / "nginx.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/"), timeout=15, watch=process, what="nginx")
+        yield url
+    finally:
+        stop_process(process, signal.SIGQUIT, 15)
+
+
+@pytest.fixture
+async def client(lone_nginx: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=lone_nginx, timeout=15) as client:
+        yield client
+
+
+async def test_web_ui_needs_no_application(client: httpx.AsyncClient) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html"
+    for asset in ("/assets/style.css", "/assets/landing.js", "/assets/favicon.svg"):
+        assert (await client.get(asset)).status_code == 200, asset
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/articles", "/health", "/ready", "/docs", "/openapi.json", "/docs/assets/x.css"]
+)
+async def test_application_down_is_a_json_502(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 502
+    # Even where the path ends in .json or .css: the error is never typed by extension.
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == DOWN
+    assert response.headers["x-request-id"]
+
+
+async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient) -> None:
+    body = {"user": {"email": "ada@example.org", "password": "guess"}}
+    responses = [await client.post("/api/users/login", json=body) for _ in range(12)]
+    statuses = Counter(response.status_code for response in responses)
+    # 10 per minute with a burst of 5: at most 6 of 12 immediate attempts get through.
+    assert set(statuses) == {502, 429}
+    assert statuses[429] >= 6
+    limited = next(response for response in responses if response.status_code == 429)
+    assert limited.json() == {"errors": {"body": ["too many requests, slow down"]}}
+    assert limited.headers["content-type"] == "application/json"
+    assert limited.headers["retry-after"] == "6"  # one token of 10 per minute
+    assert limited.headers["x-request-id"]
+    assert limited.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_registration_shares_the_login_limit(client: httpx.AsyncClient) -> None:
+    statuses = Counter(
+        [(await client.post("/api/users", json={"user": {}})).status_code for _ in range(12)]
+    )
+    assert statuses[429] >= 6
+
+
+async def test_api_is_rate_limited_but_probes_are_not(client: httpx.AsyncClient) -> None:
+    api = [await client.get("/api/tags") for _ in range(120)]
+    probes = Counter([(await client.get("/health")).status_code for _ in range(120)])
+    assert {response.status_code for response in api} == {502, 429}
+    assert probes == Counter({502: 120})
+    limited = next(response for response in api if response.status_code == 429)
+    assert limited.headers["retry-after"] == "1"  # one token of 20 per second
