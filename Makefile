@@ -47,7 +47,7 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 include deploy/make/stack.mk
-include bench/bench.mk
+-include bench/bench.mk
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache
