@@ -41,10 +41,11 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## lock: re-pin every dependency after editing pyproject.toml
+## lock: re-pin every dependency after editing pyproject.toml (dev lock and runtime lock)
 lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.prod.lock
 
 include deploy/make/stack.mk
 -include bench/bench.mk
