@@ -49,7 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from fastboard.migrate import upgrade_to_head
 
         upgrade_to_head(settings)
-    env = stack.gunicorn_env(bind=args.bind, workers=args.workers)
+    env = stack.gunicorn_env(
+        bind=args.bind, workers=args.workers, metrics_dir=settings.var_dir / "metrics"
+    )
     env["FASTBOARD_MIGRATE_ON_START"] = "false"
     command = stack.gunicorn_command()
     os.execve(command[0], command, env)  # noqa: S606 - fixed argv, no shell

@@ -80,9 +80,16 @@ def gunicorn_command(app: str = "main:app") -> list[str]:
 
 
 def gunicorn_env(
-    *, bind: str | None = None, workers: int | None = None, base: Mapping[str, str] | None = None
+    *,
+    bind: str | None = None,
+    workers: int | None = None,
+    metrics_dir: Path | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment for Gunicorn: settings for deploy/gunicorn.conf.py and the app.
+
+    ``metrics_dir`` becomes PROMETHEUS_MULTIPROC_DIR unless the environment names one:
+    without it each worker would answer /metrics with only its own share of the figures.
 
     The project root goes on PYTHONPATH (not ``--chdir``) so ``main:app`` imports from
     anywhere while relative paths such as the SQLite file stay relative to the caller's
@@ -93,6 +100,8 @@ def gunicorn_env(
         env["FASTBOARD_BIND"] = bind
     if workers is not None:
         env["FASTBOARD_WORKERS"] = str(workers)
+    if metrics_dir is not None:
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir.absolute()))
     paths = [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
@@ -222,7 +231,9 @@ def start_stack(
         listen_port=port, upstream_socket=sock, web_root=web_root, workdir=workdir, limits=limits
     )
     check_nginx_conf(conf, nginx)
-    app_env = gunicorn_env(bind=f"unix:{sock}", workers=workers, base=env)
+    app_env = gunicorn_env(
+        bind=f"unix:{sock}", workers=workers, metrics_dir=workdir / "metrics", base=env
+    )
     _write_env_file(workdir / "gunicorn.env", app_env)
     logs = workdir / "logs"
     gunicorn = spawn(

@@ -25,7 +25,11 @@ pytestmark = pytest.mark.stack
 
 
 def fastboard_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FASTBOARD_")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("FASTBOARD_") and key != "PROMETHEUS_MULTIPROC_DIR"
+    }
     env.update(FASTBOARD_VAR_DIR=str(tmp_path / "var"), FASTBOARD_ENV="test")
     env.update({f"FASTBOARD_{key.upper()}": value for key, value in settings.items()})
     return env
@@ -136,6 +140,8 @@ def test_serve_becomes_the_gunicorn_master(tmp_path: Path) -> None:
         wait_until(lambda: http_ok(f"{url}/api/articles"), timeout=60, watch=process, what="serve")
         # exec, not a child: signals sent to this pid reach Gunicorn itself.
         assert len(children(process.pid)) == 2
+        # Multiprocess metrics by default, so /metrics adds up every worker's share.
+        assert list((tmp_path / "var" / "metrics").glob("*.db"))
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=40) == 0
     finally:
