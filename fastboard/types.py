@@ -14,6 +14,17 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# Joins an article's tag names in one SQL string (see articles.repository); tag names may
+# not contain it, nor any other control character.
+TAG_SEPARATOR = "\x1f"
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("can't be blank")
@@ -48,6 +59,6 @@ Body = Annotated[
 TagName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(_no_nul),
+    AfterValidator(_no_control_characters),
 ]
 MAX_TAGS = 10

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.anyio
 
 ARTICLES_PER_AUTHOR = 8
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
-LIST_STATEMENTS = 4  # user + count + page + tags
-ANONYMOUS_LIST_STATEMENTS = 3  # count + page + tags
-ARTICLE_STATEMENTS = 3  # user + article (author, favorited, following joined in) + tags
+LIST_STATEMENTS = 3  # user + count + page (author, flags and tags in the page query)
+ANONYMOUS_LIST_STATEMENTS = 2  # count + page
+ARTICLE_STATEMENTS = 2  # user + article (author, favorited, following, tags in one)
 COMMENTS_STATEMENTS = 3  # user + article lookup + comments (authors joined in)
 
 

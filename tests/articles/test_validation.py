@@ -74,6 +74,8 @@ async def test_ten_tags_and_maximal_lengths_are_accepted(
         pytest.param({**VALID, "description": "nul\x00"}, "description", id="nul-in-description"),
         pytest.param({**VALID, "body": "\x00"}, "body", id="nul-in-body"),
         pytest.param({**VALID, "tagList": ["a\x00b"]}, "tagList", id="nul-in-tag"),
+        pytest.param({**VALID, "tagList": ["a\x1fb"]}, "tagList", id="separator-in-tag"),
+        pytest.param({**VALID, "tagList": ["line\nbreak"]}, "tagList", id="newline-in-tag"),
     ],
 )
 async def test_invalid_new_article_is_422_and_creates_nothing(
