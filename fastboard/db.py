@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -220,8 +221,6 @@ async def insert_ignoring_duplicates(
     Toggles (follow, favorite) and tag upserts use this rather than catching
     IntegrityError, which on PostgreSQL would abort the whole request transaction.
     """
-    from sqlalchemy.dialects import postgresql, sqlite
-
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name

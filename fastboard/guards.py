@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fastboard.errors import error_response
 
 
 class RejectNulBytes:
@@ -21,17 +21,7 @@ class RejectNulBytes:
         if scope["type"] == "http" and (
             "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
         ):
-            body = json.dumps({"errors": {"body": ["must not contain NUL characters"]}}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 422,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            response = error_response(422, {"body": ["must not contain NUL characters"]})
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -188,6 +188,16 @@ async def register(
     return user
 
 
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> dict[str, Any]:
+    return await register(client, "alice")
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> dict[str, Any]:
+    return await register(client, "bob")
+
+
 async def create_article(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[str, Any]:
     article = {
         "title": fields.pop("title", f"Title {uuid4().hex[:8]}"),

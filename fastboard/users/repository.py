@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.users.models import User
@@ -60,7 +60,3 @@ async def update_fields(session: AsyncSession, user: User, changes: dict[str, An
         for name, value in changes.items():
             setattr(user, name, value)
     return user
-
-
-async def remove(session: AsyncSession, user_id: int) -> None:
-    await session.execute(delete(User).where(User.id == user_id))

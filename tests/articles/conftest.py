@@ -6,9 +6,8 @@ import re
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import auth, register
+from tests.conftest import auth
 
 # The RealWorld spec's date-time pattern (fractional seconds required, Z or an offset).
 TIMESTAMP = re.compile(
@@ -33,16 +32,6 @@ VALID = {
     "description": "Ever wonder how?",
     "body": "Very carefully.",
 }
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> dict[str, Any]:
-    return await register(client, "alice")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> dict[str, Any]:
-    return await register(client, "bob")
 
 
 async def follow(client: httpx.AsyncClient, token: str, username: str) -> None:

@@ -40,16 +40,6 @@ async def follow_count(app: FastAPI) -> int:
     return int(count or 0)
 
 
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> dict[str, Any]:
-    return await register(client, "alice")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> dict[str, Any]:
-    return await register(client, "bob")
-
-
 async def test_get_profile_anonymously_is_200_with_the_profile_envelope(
     client: httpx.AsyncClient, alice: dict[str, Any]
 ) -> None:

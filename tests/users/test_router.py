@@ -12,10 +12,11 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import delete
 
 from fastboard.security import decode_token
 from fastboard.settings import Settings
-from fastboard.users import repository
+from fastboard.users.models import User
 from tests.conftest import TEST_SECRET, auth, register
 from tests.users.conftest import StoredUser
 
@@ -547,7 +548,7 @@ async def test_token_of_a_deleted_user_is_401(
     user_id = decode_token(user["token"], settings)
     assert user_id is not None
     async with app.state.database.sessionmaker() as session:
-        await repository.remove(session, user_id)
+        await session.execute(delete(User).where(User.id == user_id))
         await session.commit()
 
     response = await current(client, user["token"])
