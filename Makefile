@@ -48,7 +48,7 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.prod.lock
 
 include deploy/make/stack.mk
--include bench/bench.mk
+include bench/bench.mk
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

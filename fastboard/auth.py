@@ -25,7 +25,8 @@ _token_header = APIKeyHeader(
 _oauth2 = OAuth2PasswordBearer(tokenUrl="/api/users/token", scheme_name="OAuth2", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: a plain def would make FastAPI hop to the thread pool on every request.
     settings: Settings = request.app.state.settings
     return settings
 

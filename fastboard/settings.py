@@ -27,8 +27,10 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     var_dir: Path = Path("var")
 
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Per worker: 5 workers (2 x 2 cores + 1) x (5 + 5) stays well under PostgreSQL's
+    # default max_connections of 100.
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)

@@ -74,7 +74,7 @@ async def test_registration_stores_an_argon2id_hash(
 ) -> None:
     await register(client, "alice", password="correct-horse")
 
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.database.writer() as session:
         stored = await session.scalar(select(User.password_hash).where(User.username == "alice"))
 
     assert stored is not None

@@ -2,7 +2,7 @@
 
 Reads return ``ArticleRow`` values built from one SELECT: the author is joined, the
 viewer's ``favorited`` and ``following`` are EXISTS columns and the tags one aggregated
-string. A list page of any size is that statement plus a count.
+string, and a list page carries its total count. A page of any size is one statement.
 """
 
 from __future__ import annotations
@@ -131,20 +131,24 @@ async def list_page(
     limit: int,
     offset: int,
 ) -> tuple[list[ArticleRow], int]:
-    """One page, newest first, and the total count: two statements."""
+    """One page, newest first, and the total count: one statement."""
     clauses = _where(filters)
-    total = await session.scalar(_count(filters).where(*clauses)) or 0
-    if total <= offset:
-        return [], total
+    # The total rides along as an uncorrelated scalar subquery, which the database
+    # evaluates once: the page and its count cost one round trip.
+    total = _count(filters).where(*clauses).correlate(None).scalar_subquery().label("total")
     query = (
         _select_rows(viewer_id, with_body=False)
+        .add_columns(total)
         .where(*clauses)
         .order_by(Article.created_at.desc(), Article.id.desc())
         .limit(limit)
         .offset(offset)
     )
     rows = (await session.execute(query)).mappings().all()
-    return [ArticleRow.from_mapping(row) for row in rows], total
+    if not rows:
+        # Past the end, or nothing matches: no row carried the total.
+        return [], await session.scalar(_count(filters).where(*clauses)) or 0
+    return [ArticleRow.from_mapping(row) for row in rows], int(rows[0]["total"])
 
 
 def _count(filters: ArticleFilter) -> Select[Any]:

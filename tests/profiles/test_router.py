@@ -35,7 +35,7 @@ async def profile(
 
 
 async def follow_count(app: FastAPI) -> int:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.database.writer() as session:
         count = await session.scalar(select(func.count()).select_from(Follow))
     return int(count or 0)
 

@@ -19,7 +19,7 @@ def stored_user(app: FastAPI) -> StoredUser:
     """``await stored_user("alice")``: the users row as a dict of columns, or None."""
 
     async def read(username: str) -> dict[str, Any] | None:
-        async with app.state.database.sessionmaker() as session:
+        async with app.state.database.writer() as session:
             user = await session.scalar(select(User).where(User.username == username))
         if user is None:
             return None

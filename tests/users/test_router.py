@@ -547,7 +547,7 @@ async def test_token_of_a_deleted_user_is_401(
     user = await register(client, "alice")
     user_id = decode_token(user["token"], settings)
     assert user_id is not None
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.database.writer() as session:
         await session.execute(delete(User).where(User.id == user_id))
         await session.commit()
 

@@ -44,7 +44,7 @@ def check_misses_first_time(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, A
 
 
 async def _commit_user(app: FastAPI, username: str, email: str) -> None:
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.database.writer() as session:
         await repository.add(session, username=username, email=email, password_hash=HASH)
         await session.commit()
 
@@ -67,7 +67,7 @@ async def test_register_that_loses_the_race_is_invalid_naming_the_field(
     await _commit_user(app, "alice", "alice@example.com")
     data = NewUser(username=username, email=email, password="correct-horse")
 
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.database.writer() as session:
         with pytest.raises(Invalid) as raised:
             await service.register(session, data)
         await _still_usable(session)
@@ -85,7 +85,7 @@ async def test_update_that_loses_the_race_is_invalid_and_changes_nothing(
     await _commit_user(app, "bob", "bob@example.com")
     await _commit_user(app, "carol", "carol@example.com")
 
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.database.writer() as session:
         carol = await repository.get_by_username(session, "carol")
         assert carol is not None
         with pytest.raises(Invalid) as raised:
@@ -94,6 +94,6 @@ async def test_update_that_loses_the_race_is_invalid_and_changes_nothing(
         await session.commit()
 
     assert raised.value.field == "username"
-    async with app.state.database.sessionmaker() as session:
+    async with app.state.database.writer() as session:
         names = set(await session.scalars(select(User.username)))
     assert names == {"bob", "carol"}
