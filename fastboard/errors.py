@@ -131,15 +131,17 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, {"body": ["internal server error"]})
 
 
-_CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 _UNREACHABLE = frozenset({errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN})
 
 
 async def _os_error(request: Request, exc: Exception) -> JSONResponse:
-    """A database host whose name does not resolve or that has no route is unavailable
-    (503), like a refused connection; any other OSError is a bug (500)."""
+    """A database that refuses, times out, does not resolve or has no route is unavailable
+    (503); any other OSError is a bug (500)."""
     assert isinstance(exc, OSError)
-    if isinstance(exc, socket.gaierror) or exc.errno in _UNREACHABLE:
+    if (
+        isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror))
+        or exc.errno in _UNREACHABLE
+    ):
         return await _database_unavailable(request, exc)
     return await _unexpected(request, exc)
 
@@ -166,7 +168,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(DBAPIError, _dbapi_error)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
-    for exc_type in _CONNECTION_ERRORS:
-        app.add_exception_handler(exc_type, _database_unavailable)
     app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)
