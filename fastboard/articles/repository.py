@@ -170,6 +170,10 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Article | None:
     return await session.scalar(select(Article).where(Article.slug == slug))
 
 
+async def id_for_slug(session: AsyncSession, slug: str) -> int | None:
+    return await session.scalar(select(Article.id).where(Article.slug == slug))
+
+
 async def slug_exists(session: AsyncSession, slug: str) -> bool:
     return bool(await session.scalar(select(exists().where(Article.slug == slug))))
 

@@ -143,20 +143,21 @@ async def delete(session: AsyncSession, slug: str, user: User) -> None:
     await repository.remove(session, article.id)
 
 
-async def _article_id(session: AsyncSession, slug: str) -> int:
-    article = await repository.get_by_slug(session, slug)
-    if article is None:
+async def article_id(session: AsyncSession, slug: str) -> int:
+    """The id of the article at ``slug``; raises NotFound."""
+    found = await repository.id_for_slug(session, slug)
+    if found is None:
         raise NotFound("article not found", field="article")
-    return article.id
+    return found
 
 
 async def favorite(session: AsyncSession, slug: str, user: User) -> ArticleOut:
-    await repository.favorite(session, user.id, await _article_id(session, slug))
+    await repository.favorite(session, user.id, await article_id(session, slug))
     return await get(session, slug, user)
 
 
 async def unfavorite(session: AsyncSession, slug: str, user: User) -> ArticleOut:
-    await repository.unfavorite(session, user.id, await _article_id(session, slug))
+    await repository.unfavorite(session, user.id, await article_id(session, slug))
     return await get(session, slug, user)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastboard.articles import repository as articles
+from fastboard.articles import service as articles
 from fastboard.comments import repository
 from fastboard.comments.models import Comment
 from fastboard.comments.repository import CommentRow
@@ -27,15 +27,8 @@ def comment_out(row: CommentRow) -> CommentOut:
     )
 
 
-async def _article_id(session: AsyncSession, slug: str) -> int:
-    article = await articles.get_by_slug(session, slug)
-    if article is None:
-        raise NotFound("article not found", field="article")
-    return article.id
-
-
 async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> list[CommentOut]:
-    article_id = await _article_id(session, slug)
+    article_id = await articles.article_id(session, slug)
     rows = await repository.for_article(
         session, article_id, viewer_id=viewer.id if viewer else None
     )
@@ -45,7 +38,7 @@ async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> lis
 async def add(session: AsyncSession, slug: str, body: str, author: User) -> CommentOut:
     now = utcnow()
     comment = Comment(
-        article_id=await _article_id(session, slug),
+        article_id=await articles.article_id(session, slug),
         author_id=author.id,
         body=body,
         created_at=now,
@@ -66,7 +59,7 @@ async def add(session: AsyncSession, slug: str, body: str, author: User) -> Comm
 
 
 async def delete(session: AsyncSession, slug: str, comment_id: int, user: User) -> None:
-    article_id = await _article_id(session, slug)
+    article_id = await articles.article_id(session, slug)
     comment = await repository.get(session, comment_id)
     if comment is None or comment.article_id != article_id:
         raise NotFound("comment not found", field="comment")
