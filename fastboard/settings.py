@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     log_json: bool | None = None
     cors_origins: list[str] = []
     migrate_on_start: bool | None = None
+
+    _generated_secret: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
@@ -77,6 +79,12 @@ class Settings(BaseSettings):
         """
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
+        # Read once per process: every token issued or checked needs it.
+        if self._generated_secret is None:
+            self._generated_secret = self._load_or_create_key()
+        return self._generated_secret
+
+    def _load_or_create_key(self) -> str:
         path = self.var_dir / "secret_key"
         key = _read_key(path)
         if key is None:
