@@ -118,19 +118,16 @@ def say(message: str = "") -> None:
 
 def server_env(database_url: str, secret_key: str) -> dict[str, str]:
     """The production settings every server runs with; logs kept out of the measurement."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTBOARD_")}
-    env.update(
-        FASTBOARD_ENV="production",
-        FASTBOARD_DATABASE_URL=database_url,
-        FASTBOARD_SECRET_KEY=secret_key,
-        FASTBOARD_LOG_LEVEL="WARNING",
-        FASTBOARD_MIGRATE_ON_START="false",
+    return stack.settings_env(
+        env="production",
+        database_url=database_url,
+        secret_key=secret_key,
+        log_level="WARNING",
+        migrate_on_start="false",
         # Worker recycling is a leak guard amortised over hours; in a 10 s burst at
         # thousands of req/s it would fire mid-run and measure process start-up instead.
-        FASTBOARD_MAX_REQUESTS="0",
+        max_requests="0",
     )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return env
 
 
 def app_settings(database_url: str, secret_key: str) -> Settings:

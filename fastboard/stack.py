@@ -79,6 +79,22 @@ def gunicorn_command(app: str = "main:app") -> list[str]:
     return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), app]
 
 
+def settings_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any fastboard setting or metrics directory of
+    its own, plus ``settings`` as ``FASTBOARD_<NAME>`` variables.
+
+    What a server started by tests, the benchmark or a supervisor should see: only the
+    configuration it is given, never leftovers from the caller's shell.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("FASTBOARD_") and key != "PROMETHEUS_MULTIPROC_DIR"
+    }
+    env.update({f"FASTBOARD_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
 def gunicorn_env(
     *,
     bind: str | None = None,

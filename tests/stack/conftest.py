@@ -31,6 +31,7 @@ from fastboard.stack import (
     RunningStack,
     free_port,
     nginx_executable,
+    settings_env,
     start_stack,
 )
 
@@ -108,17 +109,16 @@ def stack_database_url(
 
 def stack_env(database_url: str, workdir: Path, **extra: str) -> dict[str, str]:
     """What a production host sets, plus JSON logs the tests can read."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FASTBOARD_")}
-    env.update(
-        FASTBOARD_ENV="production",
-        FASTBOARD_SECRET_KEY=SECRET,
-        FASTBOARD_DATABASE_URL=database_url,
-        FASTBOARD_MIGRATE_ON_START="false",
-        FASTBOARD_VAR_DIR=str(workdir / "var"),
-        FASTBOARD_LOG_JSON="true",
-        FASTBOARD_LOG_LEVEL="info",
-        PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics"),
+    env = settings_env(
+        env="production",
+        secret_key=SECRET,
+        database_url=database_url,
+        migrate_on_start="false",
+        var_dir=str(workdir / "var"),
+        log_json="true",
+        log_level="info",
     )
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")
     env.update(extra)
     return env
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from fastboard.stack import (
     free_port,
     http_ok,
     nginx_command,
+    settings_env,
     spawn,
     stop_process,
     wait_until,
@@ -25,14 +25,7 @@ pytestmark = pytest.mark.stack
 
 
 def fastboard_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("FASTBOARD_") and key != "PROMETHEUS_MULTIPROC_DIR"
-    }
-    env.update(FASTBOARD_VAR_DIR=str(tmp_path / "var"), FASTBOARD_ENV="test")
-    env.update({f"FASTBOARD_{key.upper()}": value for key, value in settings.items()})
-    return env
+    return settings_env(**{"var_dir": str(tmp_path / "var"), "env": "test", **settings})
 
 
 def fastboard(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
