@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
+    # Retire pooled connections after this many seconds, before a firewall or NAT idle
+    # timeout drops them silently (-1: never).
+    db_pool_recycle: int = Field(default=1800, ge=-1)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
     db_echo: bool = False
