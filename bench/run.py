@@ -14,7 +14,7 @@ BENCH_THREADS (2), BENCH_WORKERS (2), BENCH_QUIET_WAIT (s, 30: how long to wait 
 work to leave the CPUs before each target), BENCH_USERS (300), BENCH_ARTICLES (3000),
 BENCH_FAVORITES (6000), BENCH_RESEED (0), BENCH_TARGETS and BENCH_SCENARIOS (comma
 lists, default all), BENCH_PG_HOST/PORT/USER (127.0.0.1/5432/postgres), BENCH_DB
-(fastboard_bench).
+(fastboard_bench), BENCH_REDIS_URL (redis://127.0.0.1:6379/0; empty: no read cache).
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ FEED_TOKENS = 50  # feeds of 50 users, rotated
 ARTICLE_SLUGS = 200  # 200 articles, rotated
 LIMIT = 20
 SCENARIOS = ("articles", "feed", "article", "health")
+# The read cache as deployed (compose.yaml runs Redis); BENCH_REDIS_URL= measures without.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_PREFIX = "fastboard-bench"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class Config:
     db_name: str
     targets: tuple[str, ...]
     scenarios: tuple[str, ...]
+    redis_url: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -103,6 +107,7 @@ class Config:
             db_name=database.checked_name(env.get("BENCH_DB", "fastboard_bench")),
             targets=names("BENCH_TARGETS", tuple(t.key for t in targets.TARGETS)),
             scenarios=names("BENCH_SCENARIOS", SCENARIOS),
+            redis_url=env.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL).strip(),
         )
 
     @property
@@ -116,12 +121,16 @@ def say(message: str = "") -> None:
     print(message, flush=True)
 
 
-def server_env(database_url: str, secret_key: str) -> dict[str, str]:
+def server_env(config: Config, secret_key: str) -> dict[str, str]:
     """The production settings every server runs with; logs kept out of the measurement."""
+    cache = (
+        {"redis_url": config.redis_url, "redis_prefix": REDIS_PREFIX} if config.redis_url else {}
+    )
     return stack.settings_env(
         env="production",
-        database_url=database_url,
+        database_url=config.database_url,
         secret_key=secret_key,
+        **cache,
         log_level="WARNING",
         migrate_on_start="false",
         # Worker recycling is a leak guard amortised over hours; in a 10 s burst at
@@ -181,7 +190,7 @@ def seed_database(config: Config, workdir: Path) -> Manifest:
         f"Seeding through the API ({plan.users} users, {plan.articles} articles, follows, "
         f"{plan.favorites} favorites; {plan.concurrency} requests in flight)"
     )
-    env = server_env(url, secret_key)
+    env = server_env(config, secret_key)
     with targets.gunicorn_direct("main:app", "seed", env, workdir, config.workers) as base_url:
         dataset = asyncio.run(seed(base_url, plan, say=say))
     asyncio.run(database.analyze(url))
@@ -234,7 +243,7 @@ def capture_bodies(
     config: Config, manifest: Manifest, chosen: list[wrk.Scenario], workdir: Path
 ) -> Path:
     """fastboard's answer to each scenario's first request: what the baselines will send."""
-    env = server_env(config.database_url, manifest.secret_key)
+    env = server_env(config, manifest.secret_key)
     bodies: dict[str, str] = {}
     with (
         targets.gunicorn_direct("main:app", "capture", env, workdir, config.workers) as base_url,
@@ -329,6 +338,7 @@ def environment(config: Config, manifest: Manifest) -> dict[str, Any]:
             "quiet_wait_seconds": config.quiet_wait_seconds,
             "workers": config.workers,
             "database": config.db_name,
+            "read_cache": config.redis_url or "off",
             "max_requests": 0,
         },
         "dataset": {**manifest.counts, "seeded_in_seconds": manifest.dataset.seconds},
@@ -363,7 +373,7 @@ def run(config: Config, workdir: Path) -> int:
     chosen = scenarios(manifest.dataset, config.scenarios)
     bodies_path = capture_bodies(config, manifest, chosen, workdir)
     bodies: dict[str, str] = json.loads(bodies_path.read_text())
-    env = {**server_env(config.database_url, manifest.secret_key), "BENCH_BODIES": str(bodies_path)}
+    env = {**server_env(config, manifest.secret_key), "BENCH_BODIES": str(bodies_path)}
     context = environment(config, manifest)
     headline(config, context)
     measurements: list[report.Measurement] = []

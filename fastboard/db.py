@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -182,7 +182,9 @@ class Database:
         """Sessions for requests that intend to write (only SQLite treats them apart)."""
         if self._writer is None:
             bind = self.engine.execution_options(**{WRITE_INTENT: True})
-            self._writer = async_sessionmaker(bind, expire_on_commit=False)
+            self._writer = async_sessionmaker(
+                bind, expire_on_commit=False, sync_session_class=WriterSession
+            )
         return self._writer
 
     @property
@@ -214,6 +216,31 @@ class Database:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITTEN = "fastboard_written_tables"
+
+
+class WriterSession(Session):
+    """A request session that records which tables it writes, for cache invalidation."""
+
+
+@event.listens_for(WriterSession, "after_flush")
+def _record_flushed(session: Session, _context: Any) -> None:
+    written = session.info.setdefault(_WRITTEN, set())
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        written.add(instance.__table__.name)
+
+
+@event.listens_for(WriterSession, "do_orm_execute")
+def _record_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table: Any = state.statement.table  # type: ignore[attr-defined]
+        state.session.info.setdefault(_WRITTEN, set()).add(table.name)
+
+
+def written_tables(session: AsyncSession) -> set[str]:
+    """The tables this session has written so far (ORM flushes and DML statements)."""
+    written: set[str] = session.info.get(_WRITTEN, set())
+    return written
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -227,6 +254,8 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
+        # Before the response goes out: the writer never reads its own write stale.
+        await request.app.state.read_cache.invalidate(written_tables(session))
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     db_echo: bool = False
 
     redis_url: str | None = None
+    # Keys are "<prefix>:…": deployments sharing one Redis need a prefix each.
+    redis_prefix: str = Field(default="fastboard", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # Anonymous reads are cached in Redis (when redis_url is set) for at most this long;
+    # writes invalidate them sooner. 0 turns the cache off.
+    cache_ttl_seconds: int = Field(default=60, ge=0)
     log_level: str = "INFO"
     log_json: bool | None = None
     cors_origins: list[str] = []

@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from redis.asyncio import Redis
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -31,6 +32,7 @@ from fastboard.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("FASTBOARD_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("FASTBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 
@@ -84,6 +86,42 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+def _redis_problem(url: str) -> str | None:
+    async def probe() -> None:
+        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return repr(exc)
+    return None
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    """Redis for the read cache, or None where it is absent (a failure in CI).
+
+    With Redis the whole suite runs with the cache on, as production does: every test that
+    writes and then reads anonymously checks that writes invalidate what it caches.
+    """
+    problem = _redis_problem(REDIS_URL)
+    if problem is None:
+        return REDIS_URL
+    if IN_CI:
+        pytest.fail(f"Redis at {REDIS_URL} is required in CI: {problem}")
+    return None
+
+
+def require_redis(redis_url: str | None) -> str:
+    if redis_url is None:
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable")
+    return redis_url
+
+
 async def _drop_everything(url: str) -> None:
     """Start the PostgreSQL test database from nothing, whatever an earlier run left, so
     every run builds the schema through the migrations from scratch."""
@@ -110,8 +148,23 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path / "var")
+def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
+    # A key prefix of its own: no test ever sees another's cached responses.
+    return make_settings(
+        database_url, tmp_path / "var", redis_url=redis_url, redis_prefix=f"test-{uuid4().hex}"
+    )
+
+
+async def _forget_cached(settings: Settings) -> None:
+    if settings.redis_url is None:
+        return
+    client = Redis.from_url(settings.redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{settings.redis_prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 async def _empty_all_tables(app: FastAPI) -> None:
@@ -129,7 +182,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     await _empty_all_tables(application)
     yield application
+    await application.state.read_cache.close()
     await application.state.database.dispose()
+    await _forget_cached(settings)
 
 
 @pytest.fixture
