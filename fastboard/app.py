@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastboard import health, metrics
 from fastboard.articles.router import router as articles_router
 from fastboard.articles.router import tags_router
-from fastboard.cache import ReadCache
+from fastboard.cache import ReadCache, ReadCacheMiddleware
 from fastboard.comments.router import router as comments_router
 from fastboard.db import Database
 from fastboard.errors import install_error_handlers
@@ -36,6 +36,10 @@ from fastboard.settings import Settings, get_settings
 from fastboard.users.router import router as users_router
 
 log = logging.getLogger(__name__)
+
+# Answers that depend on nothing but the URL for a reader without credentials: the read
+# cache serves them (see fastboard/cache.py).
+CACHED_ROUTES = ("/api/articles", "/api/articles/{slug}", "/api/tags")
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 DOCS_ASSETS_URL = "/docs/assets"
@@ -121,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     _install_docs(app)
 
+    # First added is innermost: CORS, guards, request ids and metrics apply to hits too.
+    app.add_middleware(ReadCacheMiddleware, routes=CACHED_ROUTES)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

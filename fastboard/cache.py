@@ -23,16 +23,15 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Annotated, TypeVar
-from urllib.parse import urlencode
+from collections.abc import Iterable
 
-from fastapi import Depends, Request, Response
-from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastboard.auth import OptionalUser
+from fastboard.metrics import metrics_for
+from fastboard.middleware import ROUTE_TEMPLATE
 from fastboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ BACKOFF_SECONDS = 5.0
 # Redis sits next to the app: a reply slower than this means trouble, not load.
 SOCKET_TIMEOUT_SECONDS = 0.5
 
-Page = TypeVar("Page", bound=BaseModel)
+JSON = b"application/json"
 
 
 class ReadCache:
@@ -135,54 +134,72 @@ class ReadCache:
             self._client = None
 
 
-def _key(request: Request) -> str:
-    # Sorted: ?limit=20&offset=0 and ?offset=0&limit=20 are one page.
-    query = urlencode(sorted(request.query_params.multi_items()))
-    return f"{request.url.path}?{query}"
+class ReadCacheMiddleware:
+    """Answers GETs without credentials for the cached routes from the read cache, and
+    keeps the 200 JSON answers it had to ask the app for.
+
+    It sits innermost among the middleware, so request ids, logs, metrics and CORS
+    apply to cached answers as to any other; a hit costs no routing, no dependency
+    solving and no database session. What a route answers must depend on its path,
+    its query string and the viewer only: requests carrying an Authorization header
+    always go to the app, since ``favorited`` and ``following`` are the viewer's own.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Iterable[str]) -> None:
+        self.app = app
+        self.routes = [(compile_path(route)[0], route) for route in routes]
+
+    def _route(self, scope: Scope) -> str | None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return None
+        if any(name == b"authorization" for name, _ in scope["headers"]):
+            return None
+        path = scope["path"]
+        return next((route for pattern, route in self.routes if pattern.match(path)), None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self._route(scope)
+        cache: ReadCache = scope["app"].state.read_cache
+        if route is None or not cache.enabled:
+            await self.app(scope, receive, send)
+            return
+        # The raw query string, not a normalised one: with a repeated parameter the
+        # order decides which value counts.
+        key = f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
+        body, generation = await cache.lookup(key)
+        outcome = "hit" if body is not None else "miss" if generation is not None else "unavailable"
+        metrics_for(scope["app"]).read_cache.labels(outcome).inc()
+        if body is not None:
+            scope[ROUTE_TEMPLATE] = route
+            await _send_json(send, body)
+            return
+        if generation is None:
+            await self.app(scope, receive, send)
+            return
+        answer = _Capture(send)
+        await self.app(scope, receive, answer.send)
+        if answer.cacheable:
+            await cache.store(key, generation, b"".join(answer.chunks))
 
 
-@dataclass(slots=True)
-class CachedRead:
-    """The cached response for this request, if any, and a way to keep a fresh one."""
+class _Capture:
+    """Passes a response through and keeps a copy when it is a 200 JSON answer."""
 
-    cache: ReadCache | None
-    key: str = ""
-    body: bytes | None = None
-    generation: int | None = None
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.cacheable = False
+        self.chunks: list[bytes] = []
 
-    @property
-    def response(self) -> Response | None:
-        return None if self.body is None else _json(self.body)
-
-    async def keep(self, page: Page) -> Page | Response:
-        """Store ``page`` and answer with it."""
-        if self.cache is None or self.generation is None:
-            return page
-        body = page.model_dump_json().encode()
-        await self.cache.store(self.key, self.generation, body)
-        return _json(body)
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = dict(message.get("headers", ()))
+            self.cacheable = message["status"] == 200 and headers.get(b"content-type") == JSON
+        elif message["type"] == "http.response.body" and self.cacheable:
+            self.chunks.append(message.get("body", b""))
+        await self._send(message)
 
 
-def _json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
-
-
-async def _shared_read(request: Request) -> CachedRead:
-    cache: ReadCache = request.app.state.read_cache
-    if not cache.enabled:
-        return CachedRead(None)
-    key = _key(request)
-    body, generation = await cache.lookup(key)
-    return CachedRead(cache, key, body, generation)
-
-
-async def _anonymous_read(request: Request, viewer: OptionalUser) -> CachedRead:
-    if viewer is not None:
-        return CachedRead(None)
-    return await _shared_read(request)
-
-
-# For responses that are the same for everyone.
-SharedRead = Annotated[CachedRead, Depends(_shared_read)]
-# For responses that depend on the viewer: cached for anonymous requests only.
-AnonymousRead = Annotated[CachedRead, Depends(_anonymous_read)]
+async def _send_json(send: Send, body: bytes) -> None:
+    headers = [(b"content-type", JSON), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

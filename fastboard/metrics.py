@@ -115,6 +115,12 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=self.registry,
         )
+        self.read_cache = Counter(
+            "fastboard_read_cache_lookups",
+            "Read cache lookups: hit, miss, or unavailable (no Redis answer)",
+            ("result",),
+            registry=self.registry,
+        )
         self.pool = {
             key: Gauge(
                 f"fastboard_db_pool_{suffix}",

@@ -28,6 +28,8 @@ REQUEST_ID_HEADER = b"x-request-id"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 UNMATCHED = "<unmatched>"
+# Set by middleware that answers a request itself, before routing (the read cache).
+ROUTE_TEMPLATE = "fastboard.route_template"
 
 # nginx's code for "the client went away before we answered".
 CLIENT_CLOSED_REQUEST = 499
@@ -73,6 +75,9 @@ class RouteTemplates:
         self._templates: dict[int, str] = {}
 
     def resolve(self, scope: Scope) -> str:
+        answered_by: str | None = scope.get(ROUTE_TEMPLATE)
+        if answered_by is not None:
+            return answered_by
         app = scope.get("app")
         if app is not None and app is not self._app:
             self._rebuild(app)

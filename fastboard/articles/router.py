@@ -14,7 +14,6 @@ from fastboard.articles.schemas import (
     UpdateArticleRequest,
 )
 from fastboard.auth import CurrentUser, OptionalUser
-from fastboard.cache import AnonymousRead, SharedRead
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
@@ -55,20 +54,17 @@ async def feed(
 async def list_articles(
     session: SessionDep,
     viewer: OptionalUser,
-    cached: AnonymousRead,
     tag: FilterName = None,
     author: FilterName = None,
     favorited: FilterName = None,
     limit: Limit = 20,
     offset: Offset = 0,
-) -> MultipleArticlesResponse | Response:
-    if (hit := cached.response) is not None:
-        return hit
+) -> MultipleArticlesResponse:
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
     articles, total = await service.list_articles(
         session, filters, viewer, limit=limit, offset=offset
     )
-    return await cached.keep(MultipleArticlesResponse(articles=articles, articlesCount=total))
+    return MultipleArticlesResponse(articles=articles, articlesCount=total)
 
 
 @router.post(
@@ -95,12 +91,9 @@ async def create_article(
     responses=error_responses(404, 422),
 )
 async def get_article(
-    slug: Slug, session: SessionDep, viewer: OptionalUser, cached: AnonymousRead
-) -> SingleArticleResponse | Response:
-    if (hit := cached.response) is not None:
-        return hit
-    article = await service.get(session, slug, viewer)
-    return await cached.keep(SingleArticleResponse(article=article))
+    slug: Slug, session: SessionDep, viewer: OptionalUser
+) -> SingleArticleResponse:
+    return SingleArticleResponse(article=await service.get(session, slug, viewer))
 
 
 @router.put(
@@ -162,7 +155,5 @@ async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Sing
     description="The most used tags, most used first.",
     responses=error_responses(422),
 )
-async def list_tags(session: SessionDep, cached: SharedRead) -> TagsResponse | Response:
-    if (hit := cached.response) is not None:
-        return hit
-    return await cached.keep(TagsResponse(tags=await service.popular_tags(session)))
+async def list_tags(session: SessionDep) -> TagsResponse:
+    return TagsResponse(tags=await service.popular_tags(session))
