@@ -107,8 +107,12 @@ def stack_database_url(
     asyncio.run(_admin(postgres_server, f'DROP DATABASE IF EXISTS "{STACK_DATABASE}" WITH (FORCE)'))
 
 
-def stack_env(database_url: str, workdir: Path, **extra: str) -> dict[str, str]:
-    """What a production host sets, plus JSON logs the tests can read."""
+def stack_env(
+    database_url: str, workdir: Path, redis_url: str | None, **extra: str
+) -> dict[str, str]:
+    """What a production host sets, plus JSON logs the tests can read. With Redis, the
+    read cache is on, under a key prefix of this stack's own."""
+    cache = {"redis_url": redis_url, "redis_prefix": f"stack-{uuid4().hex}"} if redis_url else {}
     env = settings_env(
         env="production",
         secret_key=SECRET,
@@ -117,6 +121,7 @@ def stack_env(database_url: str, workdir: Path, **extra: str) -> dict[str, str]:
         var_dir=str(workdir / "var"),
         log_json="true",
         log_level="info",
+        **cache,
     )
     env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")
     env.update(extra)
@@ -127,7 +132,9 @@ StackFactory = Callable[..., RunningStack]
 
 
 @pytest.fixture
-def make_stack(nginx: str, stack_database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
+def make_stack(
+    nginx: str, stack_database_url: str, redis_url: str | None, tmp_path: Path
+) -> Iterator[StackFactory]:
     """Start a stack for one test; it is stopped (quickly) when the test ends."""
     started: list[RunningStack] = []
 
@@ -143,7 +150,7 @@ def make_stack(nginx: str, stack_database_url: str, tmp_path: Path) -> Iterator[
             workdir=workdir,
             port=free_port(),
             workers=workers,
-            env=stack_env(database_url or stack_database_url, workdir, **env),
+            env=stack_env(database_url or stack_database_url, workdir, redis_url, **env),
             limits=limits,
         )
         started.append(running)
@@ -156,7 +163,10 @@ def make_stack(nginx: str, stack_database_url: str, tmp_path: Path) -> Iterator[
 
 @pytest.fixture(scope="module")
 def shared_stack(
-    nginx: str, stack_database_url: str, tmp_path_factory: pytest.TempPathFactory
+    nginx: str,
+    stack_database_url: str,
+    redis_url: str | None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningStack]:
     """One stack for a module of tests that only send requests. Rate limits are lifted
     (those tests register many users from one address); the production limits are
@@ -166,7 +176,7 @@ def shared_stack(
         workdir=workdir,
         port=free_port(),
         workers=2,
-        env=stack_env(stack_database_url, workdir),
+        env=stack_env(stack_database_url, workdir, redis_url),
         limits=UNLIMITED,
     )
     yield running
