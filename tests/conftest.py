@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,15 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fastboard.security, "_hasher", cheap)
 
 
+def _problem(probe: Callable[[], Coroutine[Any, Any, None]]) -> str | None:
+    """Why ``probe`` failed, or None when it succeeded."""
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return repr(exc)
+    return None
+
+
 def _reachable(url: str) -> str | None:
     async def probe() -> None:
         engine = create_async_engine(url, connect_args={"timeout": 3})
@@ -60,11 +69,7 @@ def _reachable(url: str) -> str | None:
         finally:
             await engine.dispose()
 
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        return repr(exc)
-    return None
+    return _problem(probe)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -94,11 +99,7 @@ def _redis_problem(url: str) -> str | None:
         finally:
             await client.aclose()
 
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        return repr(exc)
-    return None
+    return _problem(probe)
 
 
 @pytest.fixture(scope="session")
