@@ -11,7 +11,8 @@ responses read bumps the generation (INCR) before the writer's response is sent,
 - a lookup is one round trip (MGET of the generation and the entry).
 
 Entries also expire after ``cache_ttl_seconds``, which bounds staleness should a bump be
-lost (Redis unreachable at that instant) and keeps memory bounded. Redis trouble never
+lost (Redis unreachable at that instant) or a change bypass the API (psql, a script), and
+keeps memory bounded. Redis trouble never
 fails a request: the cache steps aside for a few seconds and the database answers.
 
 The client is created on first use, in the worker's event loop (never before Gunicorn
@@ -94,7 +95,8 @@ class ReadCache:
         current = int(generation)
         if isinstance(entry, bytes):
             stored, _, body = entry.partition(b":")
-            if int(stored) == current:
+            # Compared as bytes: an entry written by anything else is a miss, not an error.
+            if stored == b"%d" % current:
                 return body, current
         return None, current
 

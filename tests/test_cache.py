@@ -266,6 +266,7 @@ async def test_a_lost_generation_never_revives_old_pages(
     await redis.delete(key)
     await redis.set(f"{cache_on.redis_prefix}:read:/old", b"0:{}")
     await redis.set(f"{cache_on.redis_prefix}:read:/older", b"1:{}")
+    await redis.set(f"{cache_on.redis_prefix}:read:/foreign", b"not ours")
 
     body, generation = await cache.lookup("/old")  # starts a new generation
     assert body is None
@@ -273,6 +274,7 @@ async def test_a_lost_generation_never_revives_old_pages(
     assert await redis.get(key) == str(generation).encode()
     assert await cache.lookup("/old") == (None, generation)
     assert await cache.lookup("/older") == (None, generation)
+    assert await cache.lookup("/foreign") == (None, generation)
 
 
 async def test_two_workers_share_the_cache_and_its_invalidation(
