@@ -92,7 +92,10 @@ class ReadCache:
             return None, None
         if generation is None:
             return None, await self._start_generation()
-        current = int(generation)
+        try:
+            current = int(generation)
+        except ValueError:  # not ours (a shared Redis?): serve and store nothing
+            return None, None
         if isinstance(entry, bytes):
             stored, _, body = entry.partition(b":")
             # Compared as bytes: an entry written by anything else is a miss, not an error.
@@ -126,7 +129,10 @@ class ReadCache:
             return
         try:
             # Even in backoff: a lost bump leaves stale pages until they expire.
-            await self.client.incr(self._generation_key)
+            if await self.client.incr(self._generation_key) == 1:
+                # The key was gone (restart, eviction) and INCR restarted the count at
+                # 1, a number an earlier count may have used: start afresh at random.
+                await self.client.set(self._generation_key, secrets.randbits(62))
         except (RedisError, OSError) as error:
             self._failed("invalidation", error)
 
@@ -167,7 +173,9 @@ class ReadCacheMiddleware:
             return
         # The raw query string, not a normalised one: with a repeated parameter the
         # order decides which value counts.
-        key = f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
+        # The raw path: decoded, /a%3Fb?c and /a?b?c would be one key.
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        key = f"{raw_path.decode('latin-1')}?{scope['query_string'].decode('latin-1')}"
         body, generation = await cache.lookup(key)
         outcome = "hit" if body is not None else "miss" if generation is not None else "unavailable"
         metrics_for(scope["app"]).read_cache.labels(outcome).inc()

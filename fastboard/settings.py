@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -32,9 +32,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
-    # Retire pooled connections after this many seconds, before a firewall or NAT idle
-    # timeout drops them silently (-1: never).
-    db_pool_recycle: int = Field(default=1800, ge=-1)
+    # Retire pooled connections after this many seconds, before a firewall, NAT or load
+    # balancer idle timeout (often 5 minutes) drops them silently; -1: never.
+    db_pool_recycle: int = Field(default=280, ge=-1)
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
     db_echo: bool = False
@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     migrate_on_start: bool | None = None
 
     _generated_secret: str | None = PrivateAttr(default=None)
+
+    @field_validator("db_pool_recycle")
+    @classmethod
+    def _recycle_not_zero(cls, value: int) -> int:
+        if value == 0:  # SQLAlchemy would open a new connection for every request
+            raise ValueError("must be -1 (never) or a number of seconds")
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

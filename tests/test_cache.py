@@ -309,3 +309,29 @@ async def test_requests_are_answered_while_redis_is_unreachable(
         assert page["articles"][0]["title"] == "Still here"
         assert (await get_json(client, "/api/tags"))["tags"] == ["kept"]
     await cache_of(app).close()
+
+
+async def test_a_write_after_the_generation_was_lost_starts_a_random_one(
+    cache_on: Settings, app: FastAPI, redis: Redis
+) -> None:
+    key = f"{cache_on.redis_prefix}:read-generation"
+    await redis.delete(key)
+    await cache_of(app).invalidate({"articles"})
+    assert await redis.get(key) not in (None, b"0", b"1", b"2")
+
+
+async def test_a_generation_not_written_by_us_is_no_error(
+    cache_on: Settings, client: httpx.AsyncClient, redis: Redis
+) -> None:
+    await redis.set(f"{cache_on.redis_prefix}:read-generation", b"garbage")
+    for _ in range(2):
+        assert (await get_json(client, "/api/tags"))["tags"] == []
+
+
+async def test_an_encoded_question_mark_in_the_path_is_not_a_query(
+    cache_on: Settings, client: httpx.AsyncClient, alice: dict[str, Any]
+) -> None:
+    article = await create_article(client, alice["token"], title="A")
+    assert article["slug"] == "a"
+    assert (await client.get("/api/articles/a?b?")).status_code == 200  # cached as /api/articles/a
+    assert (await client.get("/api/articles/a%3Fb?")).status_code == 404  # slug "a?b"
