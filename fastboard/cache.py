@@ -31,14 +31,16 @@ from redis.exceptions import RedisError
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
 from fastboard.metrics import metrics_for
 from fastboard.middleware import ROUTE_TEMPLATE
 from fastboard.settings import Settings
+from fastboard.users.models import User
 
 log = logging.getLogger(__name__)
 
 # What the cached responses are read from; a write to any other table leaves them valid.
-READ_TABLES = frozenset({"articles", "article_tags", "tags", "favorites", "users"})
+READ_TABLES = frozenset(model.__tablename__ for model in (Article, ArticleTag, Tag, Favorite, User))
 
 # After a Redis error, how long requests go straight to the database before trying again.
 BACKOFF_SECONDS = 5.0
@@ -153,9 +155,11 @@ class ReadCacheMiddleware:
     always go to the app, since ``favorited`` and ``following`` are the viewer's own.
     """
 
-    def __init__(self, app: ASGIApp, routes: Iterable[str]) -> None:
+    def __init__(self, app: ASGIApp, routes: Iterable[tuple[str, bool]]) -> None:
+        """``routes``: every GET route's template in the order the router tries them,
+        and whether the cache may answer it (so /feed is not taken for /{slug})."""
         self.app = app
-        self.routes = [(compile_path(route)[0], route) for route in routes]
+        self.routes = [(compile_path(route)[0], route, cached) for route, cached in routes]
 
     def _route(self, scope: Scope) -> str | None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -163,7 +167,10 @@ class ReadCacheMiddleware:
         if any(name == b"authorization" for name, _ in scope["headers"]):
             return None
         path = scope["path"]
-        return next((route for pattern, route in self.routes if pattern.match(path)), None)
+        for pattern, route, cached in self.routes:
+            if pattern.match(path):
+                return route if cached else None
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route(scope)

@@ -145,10 +145,16 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory database."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return Path(database) if database and database != ":memory:" else None
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    file = sqlite_file(url)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
 
 
 class Database:
@@ -246,7 +252,8 @@ def written_tables(session: AsyncSession) -> set[str]:
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit when the endpoint succeeds, roll back otherwise."""
     database: Database = request.app.state.database
-    factory = database.reader if request.method in SAFE_METHODS else database.writer
+    writes = request.method not in SAFE_METHODS
+    factory = database.writer if writes else database.reader
     async with factory() as session:
         try:
             yield session
@@ -254,8 +261,9 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
-        # Before the response goes out: the writer never reads its own write stale.
-        await request.app.state.read_cache.invalidate(written_tables(session))
+        if writes:
+            # Before the response goes out: the writer never reads its own write stale.
+            await request.app.state.read_cache.invalidate(written_tables(session))
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit

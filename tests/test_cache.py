@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from fastboard.app import create_app
 from fastboard.cache import ReadCache
 from fastboard.settings import Settings
+from tests.articles.conftest import favorite, follow
 from tests.conftest import auth, create_article, make_settings, register, require_redis
 
 pytestmark = pytest.mark.anyio
@@ -85,6 +86,17 @@ async def test_lookups_are_counted_in_the_metrics(
     assert f"{served} 4.0" in exposition
 
 
+async def test_routes_the_cache_does_not_answer_are_not_looked_up(
+    cache_on: Settings, client: httpx.AsyncClient, alice: dict[str, Any]
+) -> None:
+    """/api/articles/feed also fits /api/articles/{slug}; the router tries it first."""
+    article = await create_article(client, alice["token"])
+    for path in ("/api/articles/feed", f"/api/articles/{article['slug']}/comments", "/health"):
+        await client.get(path)
+    exposition = (await client.get("/metrics")).text
+    assert "fastboard_read_cache_lookups_total{" not in exposition
+
+
 async def test_cached_bodies_are_what_the_uncached_app_answers(
     cache_on: Settings,
     client: httpx.AsyncClient,
@@ -140,7 +152,7 @@ async def test_writes_show_at_once_in_anonymous_reads(
     assert sorted(tags) == ["new", "old"]
 
     await anonymous()
-    await client.post(f"/api/articles/{slug}/favorite", headers=auth(bob["token"]))
+    await favorite(client, bob["token"], slug)
     page, article, _ = await anonymous()
     assert article["favoritesCount"] == 1
     assert page["articles"][1]["favoritesCount"] == 1
@@ -174,8 +186,8 @@ async def test_signed_in_readers_never_get_or_give_cached_responses(
     cache_on: Settings, client: httpx.AsyncClient, alice: dict[str, Any], bob: dict[str, Any]
 ) -> None:
     article = await create_article(client, alice["token"])
-    await client.post(f"/api/articles/{article['slug']}/favorite", headers=auth(bob["token"]))
-    await client.post("/api/profiles/alice/follow", headers=auth(bob["token"]))
+    await favorite(client, bob["token"], article["slug"])
+    await follow(client, bob["token"], "alice")
 
     anonymous = await get_json(client, "/api/articles")
     as_bob = await get_json(client, "/api/articles", headers=auth(bob["token"]))
@@ -198,14 +210,20 @@ async def test_a_bad_token_is_still_refused_where_the_anonymous_page_is_cached(
     assert "token" in response.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    ("path", "status"), [("/api/articles/not-there", 404), ("/api/articles?limit=-1", 422)]
+)
 async def test_errors_are_not_cached(
-    cache_on: Settings, client: httpx.AsyncClient, alice: dict[str, Any]
+    cache_on: Settings, client: httpx.AsyncClient, count_queries: Any, path: str, status: int
 ) -> None:
-    assert (await client.get("/api/articles/not-there")).status_code == 404
-    created = await create_article(client, alice["token"], title="Not there")
-    assert created["slug"] == "not-there"
-    assert (await client.get("/api/articles/not-there")).status_code == 200
-    assert (await client.get("/api/articles?limit=-1")).status_code == 422
+    assert (await client.get("/api/tags")).status_code == 200  # the generation exists now
+    for _ in range(2):
+        with count_queries() as counter:
+            response = await client.get(path)
+        assert response.status_code == status
+        assert "errors" in response.json()
+    if status == 404:
+        assert counter.count >= 1  # the second time too, the database was asked
 
 
 async def test_writes_to_other_tables_keep_the_cache(
@@ -219,11 +237,12 @@ async def test_writes_to_other_tables_keep_the_cache(
     await get_json(client, "/api/articles")
     key = f"{cache_on.redis_prefix}:read-generation"
     before = await redis.get(key)
+    assert before is not None
 
     comment = {"comment": {"body": "Nice"}}
     path = f"/api/articles/{article['slug']}/comments"
     assert (await client.post(path, json=comment, headers=auth(bob["token"]))).status_code == 200
-    assert (await client.post("/api/profiles/alice/follow", headers=auth(bob["token"]))).is_success
+    await follow(client, bob["token"], "alice")
     login = {"user": {"email": "bob@example.com", "password": "correct-horse"}}
     assert (await client.post("/api/users/login", json=login)).status_code == 200
 
