@@ -41,31 +41,31 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings()  # refuse to exec Gunicorn with settings every worker would reject
-    if settings.should_migrate_on_start:
-        # Development migrates on start, but once, here: several workers migrating the
-        # same database at the same moment is a race production avoids the same way.
+def _migrated_once(settings: Settings, *, migrate: bool) -> dict[str, str]:
+    """Migrate here, once, and return an environment that keeps the workers from it:
+    several workers migrating one database at the same moment is a race, the one
+    production avoids with `fastboard migrate`."""
+    if migrate:
         from fastboard.migrate import upgrade_to_head
 
         upgrade_to_head(settings)
+    return dict(os.environ, FASTBOARD_MIGRATE_ON_START="false")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings()  # refuse to exec Gunicorn with settings every worker would reject
     env = stack.gunicorn_env(
-        bind=args.bind, workers=args.workers, metrics_dir=settings.var_dir / "metrics"
+        bind=args.bind,
+        workers=args.workers,
+        metrics_dir=settings.var_dir / "metrics",
+        base=_migrated_once(settings, migrate=settings.should_migrate_on_start),
     )
-    env["FASTBOARD_MIGRATE_ON_START"] = "false"
     command = stack.gunicorn_command()
     os.execve(command[0], command, env)  # noqa: S606 - fixed argv, no shell
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from fastboard.migrate import upgrade_to_head
-
-    settings = _settings()
-    if not args.no_migrate:
-        # Once, here, not in every worker's start-up: workers racing to migrate the same
-        # database is exactly what production avoids with `fastboard migrate`.
-        upgrade_to_head(settings)
-    env = dict(os.environ, FASTBOARD_MIGRATE_ON_START="false")
+    env = _migrated_once(_settings(), migrate=not args.no_migrate)
     running = stack.start_stack(
         workdir=args.workdir,
         port=args.port,
@@ -88,9 +88,10 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
     from fastboard.preflight import effective_config, run_checks
 
     settings = _settings()
-    width = max(len(name) for name in effective_config(settings))
+    config = effective_config(settings)
+    width = max(len(name) for name in config)
     print("Effective configuration:")
-    for name, value in effective_config(settings).items():
+    for name, value in config.items():
         print(f"  {name:<{width}}  {value}")
     findings = run_checks(settings)
     print("Checks:")

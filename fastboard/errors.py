@@ -126,9 +126,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+def internal_error() -> JSONResponse:
+    """The answer to a bug: says nothing about it (the log has the traceback)."""
+    return error_response(500, {"body": ["internal server error"]})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, {"body": ["internal server error"]})
+    return internal_error()
 
 
 _UNREACHABLE = frozenset({errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN})

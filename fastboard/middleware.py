@@ -12,13 +12,14 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import fastapi.routing
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastboard.errors import error_response
+from fastboard.errors import internal_error
 from fastboard.logs import request_id_var
 from fastboard.metrics import Metrics, metrics_for
 
@@ -93,21 +94,27 @@ class RouteTemplates:
         return template
 
     def _rebuild(self, app: Any) -> None:
+        # Another app starts afresh; the same app keeps what was learnt about routes the
+        # table does not list, so they are not looked for again on every request.
+        templates = self._templates if app is self._app else {}
         self._app = app
-        templates: dict[int, str] = {}
-        # Absent before FastAPI 0.137, whose routes already carry their full path.
-        iter_contexts: Any = getattr(fastapi.routing, "iter_route_contexts", None)
-        if iter_contexts is not None:
-            for context in iter_contexts(getattr(app, "routes", ())):
-                template = context.path_format
-                if not template:
-                    continue
-                original = context.original_route
-                templates[id(original)] = template
-                mounted = getattr(original, "app", None)
-                if mounted is not None and template.endswith("{path}"):
-                    templates[id(mounted)] = template
+        for template, original in route_table(app):
+            templates[id(original)] = template
+            mounted = getattr(original, "app", None)
+            if mounted is not None and template.endswith("{path}"):
+                templates[id(mounted)] = template
         self._templates = templates
+
+
+def route_table(app: Any) -> Iterator[tuple[str, Any]]:
+    """(full template, route as declared) for every route of ``app``, in matching order."""
+    # Absent before FastAPI 0.137, whose routes already carry their full path.
+    iter_contexts: Any = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iter_contexts is None:
+        return
+    for context in iter_contexts(getattr(app, "routes", ())):
+        if context.path_format:
+            yield context.path_format, context.original_route
 
 
 def _declared_template(route: Any) -> str:
@@ -169,9 +176,7 @@ class RequestContext:
                 # middleware, and would go out without the request id. It still runs
                 # the app's handler (which logs the traceback) and sends nothing more.
                 with contextlib.suppress(Exception):
-                    await error_response(500, {"body": ["internal server error"]})(
-                        scope, receive, send_with_id
-                    )
+                    await internal_error()(scope, receive, send_with_id)
             raise
         except BaseException:
             status = status or CLIENT_CLOSED_REQUEST

@@ -7,15 +7,12 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
-from fastboard.db import build_engine
+from fastboard.db import build_engine, sqlite_file
 from fastboard.migrate import alembic_config
 from fastboard.settings import Settings
 
@@ -27,13 +24,8 @@ class Finding:
     detail: str
 
 
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+def _masked(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def effective_config(settings: Settings) -> dict[str, str]:
@@ -45,12 +37,12 @@ def effective_config(settings: Settings) -> dict[str, str]:
     )
     return {
         "env": settings.env,
-        "database_url": make_url(settings.database_url).render_as_string(hide_password=True),
+        "database_url": _masked(settings.database_url),
         "db_pool": f"size {settings.db_pool_size}, overflow {settings.db_max_overflow}, "
         f"timeout {settings.db_pool_timeout:g} s",
         "migrate_on_start": str(settings.should_migrate_on_start).lower(),
         "secret_key": secret,
-        "redis_url": _without_password(settings.redis_url) if settings.redis_url else "not set",
+        "redis_url": _masked(settings.redis_url) if settings.redis_url else "not set",
         "log_level": settings.log_level,
         "log_json": str(settings.json_logs).lower(),
         "var_dir": str(settings.var_dir),
@@ -68,9 +60,9 @@ def missing_sqlite_file(settings: Settings) -> Finding | None:
     """Connecting would create an empty file and report a confusing "not migrated"."""
     if not settings.is_sqlite:
         return None
-    database = make_url(settings.database_url).database
-    if database and database != ":memory:" and not Path(database).exists():
-        return Finding("database", False, f"{database} does not exist: run `fastboard migrate`")
+    file = sqlite_file(settings.database_url)
+    if file is not None and not file.exists():
+        return Finding("database", False, f"{file} does not exist: run `fastboard migrate`")
     return None
 
 
@@ -78,7 +70,6 @@ async def check_database(settings: Settings) -> list[Finding]:
     engine = build_engine(settings)
     try:
         async with asyncio.timeout(settings.db_connect_timeout + 1), engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
             current = await conn.run_sync(_revisions)
     except Exception as exc:  # any failure to answer is the finding itself
         return [Finding("database", False, f"unreachable: {exc!r}")]
@@ -116,7 +107,11 @@ async def check_redis(settings: Settings) -> list[Finding]:
     return [Finding("redis", True, "reachable")]
 
 
-def run_checks(settings: Settings) -> list[Finding]:
+async def _checks(settings: Settings) -> list[Finding]:
     missing = missing_sqlite_file(settings)
-    database = [missing] if missing else asyncio.run(check_database(settings))
-    return [*database, *asyncio.run(check_redis(settings))]
+    database = [missing] if missing else await check_database(settings)
+    return [*database, *await check_redis(settings)]
+
+
+def run_checks(settings: Settings) -> list[Finding]:
+    return asyncio.run(_checks(settings))

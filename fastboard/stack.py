@@ -207,16 +207,20 @@ class RunningStack:
     socket: Path
     workdir: Path
 
-    def stop(self, *, graceful: bool = True, timeout: float = 40.0) -> tuple[int, int]:
-        """Stop NGINX, then Gunicorn, so requests already accepted can still be answered.
+    def in_stop_order(self) -> list[tuple[subprocess.Popen[bytes], signal.Signals, signal.Signals]]:
+        """(process, graceful stop, quick stop): NGINX first, so requests it accepted can
+        still be answered. Graceful is QUIT for NGINX but TERM for Gunicorn."""
+        return [
+            (self.nginx, signal.SIGQUIT, signal.SIGTERM),
+            (self.gunicorn, signal.SIGTERM, signal.SIGQUIT),
+        ]
 
-        Graceful is QUIT for NGINX but TERM for Gunicorn; the quick stops are the reverse.
-        Returns both exit statuses.
-        """
-        nginx_sig = signal.SIGQUIT if graceful else signal.SIGTERM
-        gunicorn_sig = signal.SIGTERM if graceful else signal.SIGQUIT
-        nginx_status = stop_process(self.nginx, nginx_sig, timeout)
-        gunicorn_status = stop_process(self.gunicorn, gunicorn_sig, timeout)
+    def stop(self, *, graceful: bool = True, timeout: float = 40.0) -> tuple[int, int]:
+        """Stop NGINX, then Gunicorn; returns both exit statuses."""
+        nginx_status, gunicorn_status = (
+            stop_process(process, graceful_sig if graceful else quick_sig, timeout)
+            for process, graceful_sig, quick_sig in self.in_stop_order()
+        )
         return nginx_status, gunicorn_status
 
 
@@ -340,10 +344,7 @@ def _stop_in_order(stack: RunningStack, received: list[int]) -> int:
 
     seen = stop_requests()
     quick = False
-    for process, graceful_sig, quick_sig in (
-        (stack.nginx, signal.SIGQUIT, signal.SIGTERM),
-        (stack.gunicorn, signal.SIGTERM, signal.SIGQUIT),
-    ):
+    for process, graceful_sig, quick_sig in stack.in_stop_order():
         if process.poll() is None:
             process.send_signal(quick_sig if quick else graceful_sig)
         while process.poll() is None:
