@@ -5,12 +5,10 @@ formatter, so a production log is one JSON object per line whatever wrote it. Th
 id comes from a context variable that the request middleware sets; outside a request it
 is ``-``.
 
-Three entry points, one shape:
+Two entry points, one shape:
 
 - ``configure_logging(settings)``: called by ``create_app()``; works under any ASGI server
   because it runs after the server has set up its own logging.
-- ``uvicorn_log_config(settings)``: for ``uvicorn.run(..., log_config=...)``, so the lines
-  Uvicorn writes before the app is imported have the same format.
 - ``gunicorn_logconfig(settings)``: for ``logconfig_dict`` in ``gunicorn.conf.py``, the same
   for the Gunicorn master.
 """
@@ -173,11 +171,6 @@ def _dict_config(settings: Settings, own_handlers: tuple[str, ...]) -> dict[str,
         "root": {"handlers": [HANDLER_NAME], "level": _level(settings)},
         "loggers": loggers,
     }
-
-
-def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` dict for Uvicorn's ``log_config``."""
-    return _dict_config(settings, own_handlers=())
 
 
 def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
