@@ -25,7 +25,7 @@ from fastboard.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
-from tests.conftest import make_settings
+from tests.conftest import create_article, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -229,3 +229,63 @@ async def test_no_error_body_is_shaped_like_fastapi_detail(
             assert "detail" not in response.text, case
             if response.status_code >= 400:
                 assert set(response.json()) == {"errors"}, case
+
+
+async def _profile_fields(client: httpx.AsyncClient, token: dict[str, str]) -> dict[str, Any]:
+    user: dict[str, Any] = (await client.get("/api/user", headers=token)).json()["user"]
+    del user["token"]  # issued afresh on every call
+    return user
+
+
+# Bodies that are not what an endpoint takes, on the endpoints that take one. The token,
+# where one is needed, is alice's; "{slug}" is an article of hers.
+FRAMING = [
+    ("POST", "/api/users", False, {}, b"", 422, "body"),
+    ("PUT", "/api/user", True, {}, b"", 422, "body"),
+    ("POST", "/api/users", False, {"content-type": "text/plain"}, b'{"user": {}}', 422, "body"),
+    (
+        "POST",
+        "/api/users/login",
+        False,
+        {"content-type": "application/x-www-form-urlencoded"},
+        b'{"user": {}}',
+        422,
+        "body",
+    ),
+    ("POST", "/api/users", False, {}, b'{"user": {"username": "\xff"}}', 400, "body"),
+    ("PUT", "/api/user", True, {}, b'{"user": null}', 422, "body"),
+    ("PUT", "/api/user", True, {}, b'{"user": []}', 422, "body"),
+    ("POST", "/api/users/login", False, {}, b'{"user": null}', 422, "body"),
+    ("POST", "/api/articles/{slug}/comments", True, {}, b'{"comment": null}', 422, "body"),
+    ("POST", "/api/articles/{slug}/comments", True, {}, b'{"comment": "x"}', 422, "body"),
+    ("POST", "/api/articles/{slug}/comments", True, {}, b"[]", 422, "body"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "signed_in", "headers", "content", "status", "field"),
+    FRAMING,
+    ids=[f"{case[0]} {case[1]} {case[4][:20]!r}" for case in FRAMING],
+)
+async def test_badly_framed_bodies_get_an_envelope_and_change_nothing(
+    client: httpx.AsyncClient,
+    alice: dict[str, Any],
+    method: str,
+    path: str,
+    signed_in: bool,
+    headers: dict[str, str],
+    content: bytes,
+    status: int,
+    field: str,
+) -> None:
+    token = {"Authorization": f"Token {alice['token']}"}
+    slug = (await create_article(client, alice["token"]))["slug"]
+    me_before = await _profile_fields(client, token)
+    sent = {"content-type": "application/json", **headers, **(token if signed_in else {})}
+
+    response = await client.request(method, path.format(slug=slug), content=content, headers=sent)
+
+    assert response.status_code == status, response.text
+    assert list(response.json()["errors"]) == [field]
+    assert await _profile_fields(client, token) == me_before
+    assert (await client.get(f"/api/articles/{slug}/comments")).json() == {"comments": []}

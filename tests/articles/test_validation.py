@@ -161,3 +161,29 @@ async def test_clients_cannot_set_server_owned_fields(
         assert (article["favoritesCount"], article["favorited"]) == (0, False)
         assert article["author"]["username"] == "alice"
     assert (await client.get("/api/articles/chosen")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/favorite"), ("GET", "/comments")],
+)
+async def test_a_slug_longer_than_any_stored_one_is_422(
+    client: httpx.AsyncClient, alice: dict[str, Any], method: str, suffix: str
+) -> None:
+    path = f"/api/articles/{'a' * 256}{suffix}"
+    body = {"article": {"title": "x"}} if method == "PUT" else None
+    response = await client.request(method, path, json=body, headers=auth(alice["token"]))
+    assert response.status_code == 422
+    assert "slug" in response.json()["errors"]
+
+
+async def test_eleven_copies_of_one_tag_are_too_many_tags(
+    client: httpx.AsyncClient, alice: dict[str, Any]
+) -> None:
+    """The tag limit counts what was sent, before duplicates collapse."""
+    response = await post_article(
+        client, alice["token"], {"article": {**VALID, "tagList": ["a"] * 11}}
+    )
+    assert response.status_code == 422
+    assert "tagList" in response.json()["errors"]
+    assert await articles_count(client) == 0

@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Set
+import signal
+import subprocess
+from collections.abc import Iterator, Mapping, Set
+from contextlib import contextmanager
 from pathlib import Path
 
+from fastboard.stack import http_ok, spawn, stop_process, wait_until
 from tests.stack.waiting import until
+
+
+@contextmanager
+def serving(
+    command: list[str],
+    *,
+    probe: str,
+    output: Path,
+    boot_timeout: float,
+    stop: signal.Signals,
+    stop_timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server started from ``command``, once ``probe`` answers; stopped on the way out
+    with ``stop`` (whatever the test did to it meanwhile)."""
+    process = spawn(command, env=env, output=output, cwd=cwd)
+    try:
+        wait_until(lambda: http_ok(probe), timeout=boot_timeout, watch=process, what=command[0])
+        yield process
+    finally:
+        stop_process(process, stop, stop_timeout)
 
 
 def children(pid: int) -> set[int]:

@@ -14,12 +14,9 @@ from fastboard.stack import (
     http_ok,
     nginx_command,
     settings_env,
-    spawn,
-    stop_process,
-    wait_until,
 )
 from tests.stack.conftest import SECRET
-from tests.stack.processes import children
+from tests.stack.processes import children, serving
 
 pytestmark = pytest.mark.stack
 
@@ -113,46 +110,39 @@ def test_serve_becomes_the_gunicorn_master(tmp_path: Path) -> None:
     env = fastboard_env(tmp_path, database_url=database_url, secret_key=SECRET)
     assert fastboard("migrate", env=env, cwd=tmp_path).returncode == 0
     port = free_port()
-    process = spawn(
-        [
-            sys.executable,
-            "-m",
-            "fastboard",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        env=env,
+    command = [sys.executable, "-m", "fastboard", "serve", "--bind", f"127.0.0.1:{port}"]
+    with serving(
+        [*command, "--workers", "2"],
+        probe=f"http://127.0.0.1:{port}/api/articles",
         output=tmp_path / "serve.log",
+        boot_timeout=60,
+        stop=signal.SIGQUIT,
+        stop_timeout=10,
+        env=env,
         cwd=tmp_path,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: http_ok(f"{url}/api/articles"), timeout=60, watch=process, what="serve")
+    ) as process:
         # exec, not a child: signals sent to this pid reach Gunicorn itself.
         assert len(children(process.pid)) == 2
         # Multiprocess metrics by default, so /metrics adds up every worker's share.
         assert list((tmp_path / "var" / "metrics").glob("*.db"))
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=40) == 0
-    finally:
-        stop_process(process, signal.SIGQUIT, 10)
 
 
 def test_stack_serves_until_interrupted_then_stops_both_servers(nginx: str, tmp_path: Path) -> None:
     env = fastboard_env(tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/stack.db")
     port = free_port()
-    process = spawn(
+    url = f"http://127.0.0.1:{port}"
+    with serving(
         [sys.executable, "-m", "fastboard", "stack", "--port", str(port), "--workers", "1"],
-        env=env,
+        probe=f"{url}/api/articles",
         output=tmp_path / "stack.log",
+        boot_timeout=60,
+        stop=signal.SIGTERM,
+        stop_timeout=10,
+        env=env,
         cwd=tmp_path,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: http_ok(f"{url}/api/articles"), timeout=60, watch=process, what="stack")
+    ) as process:
         assert http_ok(f"{url}/")
         servers = children(process.pid)
         assert len(servers) == 2  # NGINX master and Gunicorn master
@@ -161,5 +151,3 @@ def test_stack_serves_until_interrupted_then_stops_both_servers(nginx: str, tmp_
         assert not any(Path(f"/proc/{pid}").exists() for pid in servers)
         assert not (tmp_path / "var" / "stack" / "gunicorn.sock").exists()
         assert (tmp_path / "var" / "stack" / "nginx.conf").exists()
-    finally:
-        stop_process(process, signal.SIGTERM, 10)

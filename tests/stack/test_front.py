@@ -191,4 +191,6 @@ async def test_metrics_are_only_for_the_host_itself(shared_stack: RunningStack) 
     assert refused.json() == {"errors": {"body": ["forbidden"]}}
     async with httpx.AsyncClient(base_url=shared_stack.url) as local:
         allowed = await local.get("/metrics")
-    assert allowed.status_code != 403
+    assert allowed.status_code == 200
+    assert allowed.headers["content-type"].startswith("text/plain")
+    assert "fastboard_http_requests_total" in allowed.text

@@ -19,13 +19,10 @@ from fastboard.stack import (
     WEB_ROOT,
     RateLimits,
     free_port,
-    http_ok,
     nginx_command,
     render_nginx_conf,
-    spawn,
-    stop_process,
-    wait_until,
 )
+from tests.stack.processes import serving
 
 pytestmark = [pytest.mark.stack, pytest.mark.anyio]
 
@@ -42,13 +39,16 @@ def lone_nginx(nginx: str, tmp_path: Path) -> Iterator[str]:
         workdir=tmp_path,
         limits=RateLimits(),  # the production defaults
     )
-    process = spawn(nginx_command(conf, nginx), output=tmp_path / "logs" / "nginx.log")
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/"), timeout=15, watch=process, what="nginx")
+    with serving(
+        nginx_command(conf, nginx),
+        probe=f"{url}/",
+        output=tmp_path / "logs" / "nginx.log",
+        boot_timeout=15,
+        stop=signal.SIGQUIT,
+        stop_timeout=15,
+    ):
         yield url
-    finally:
-        stop_process(process, signal.SIGQUIT, 15)
 
 
 @pytest.fixture

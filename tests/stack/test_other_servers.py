@@ -18,8 +18,9 @@ import pytest
 
 from fastboard.migrate import upgrade_to_head
 from fastboard.settings import Settings
-from fastboard.stack import ROOT, free_port, http_ok, spawn, stop_process, wait_until
+from fastboard.stack import ROOT, free_port
 from tests.stack.conftest import SECRET, register
+from tests.stack.processes import serving
 
 pytestmark = [pytest.mark.stack, pytest.mark.anyio]
 
@@ -45,13 +46,18 @@ def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         PYTHONPATH=str(ROOT),
     )
     port = free_port()
-    process = spawn(request.param(port), env=env, output=tmp_path / "server.log", cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/health"), timeout=30, watch=process, what="server")
+    with serving(
+        request.param(port),
+        probe=f"{url}/health",
+        output=tmp_path / "server.log",
+        boot_timeout=30,
+        stop=signal.SIGTERM,
+        stop_timeout=15,
+        env=env,
+        cwd=tmp_path,
+    ):
         yield url
-    finally:
-        stop_process(process, signal.SIGTERM, 15)
 
 
 async def test_realworld_session(server_url: str) -> None:

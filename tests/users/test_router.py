@@ -666,6 +666,7 @@ async def test_update_without_any_known_field_is_422(
 ) -> None:
     user = await register(client, "alice")
     before = await stored_user("alice")
+    assert before is not None
 
     response = await client.put("/api/user", json=payload, headers=auth(user["token"]))
 
@@ -806,6 +807,7 @@ async def test_update_with_invalid_field_is_422_and_changes_nothing(
 ) -> None:
     user = await register(client, "alice")
     before = await stored_user("alice")
+    assert before is not None
 
     response = await update(client, user["token"], **{"bio": "changed", **fields})
 
