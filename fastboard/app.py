@@ -21,25 +21,21 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from fastboard import health, metrics
-from fastboard.articles.router import get_article, list_articles, list_tags, tags_router
 from fastboard.articles.router import router as articles_router
-from fastboard.cache import ReadCache, ReadCacheMiddleware
+from fastboard.articles.router import tags_router
+from fastboard.cache import install_read_cache
 from fastboard.comments.router import router as comments_router
 from fastboard.db import Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import RejectNulBytes
 from fastboard.logs import configure_logging
-from fastboard.middleware import RequestContext, route_table
+from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
 from fastboard.profiles.router import router as profiles_router
 from fastboard.settings import Settings, get_settings
 from fastboard.users.router import router as users_router
 
 log = logging.getLogger(__name__)
-
-# Answers that depend on nothing but the URL for a reader without credentials: the read
-# cache serves them (see fastboard/cache.py).
-CACHED_ENDPOINTS = frozenset({list_articles, get_article, list_tags})
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 DOCS_ASSETS_URL = "/docs/assets"
@@ -104,15 +100,6 @@ def _install_docs(app: FastAPI) -> None:
         )
 
 
-def _get_routes(app: FastAPI) -> list[tuple[str, bool]]:
-    """Every GET route in matching order, and whether the read cache answers it."""
-    return [
-        (template, getattr(route, "endpoint", None) in CACHED_ENDPOINTS)
-        for template, route in route_table(app)
-        if "GET" in (getattr(route, "methods", None) or ())
-    ]
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Creates no engine and opens no connection: that happens per worker,
     on first use, after Gunicorn has forked."""
@@ -129,7 +116,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = Database(settings)
-    app.state.read_cache = ReadCache(settings)
 
     install_error_handlers(app)
     app.include_router(_api_router())
@@ -138,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_docs(app)
 
     # First added is innermost: CORS, guards, request ids and metrics apply to hits too.
-    app.add_middleware(ReadCacheMiddleware, routes=_get_routes(app))
+    install_read_cache(app, settings, app.state.database)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
