@@ -37,11 +37,11 @@ FilterName = Annotated[str | None, Query(max_length=64)]
     responses=error_responses(401, 422),
 )
 async def feed(
-    session: SessionDep, viewer: CurrentUser, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep, user: CurrentUser, limit: Limit = 20, offset: Offset = 0
 ) -> MultipleArticlesResponse:
-    filters = ArticleFilter(feed_of=viewer.id)
+    filters = ArticleFilter(feed_of=user.id)
     articles, total = await service.list_articles(
-        session, filters, viewer, limit=limit, offset=offset
+        session, filters, user, limit=limit, offset=offset
     )
     return MultipleArticlesResponse(articles=articles, articlesCount=total)
 
