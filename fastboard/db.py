@@ -121,9 +121,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 def build_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         _ensure_sqlite_dir(settings.database_url)
+    # No echo=settings.db_echo: configure_logging() turns the statement log on.
     engine = create_async_engine(
         settings.database_url,
-        echo=settings.db_echo,
         # Bound values (emails, password hashes) stay out of exception messages and logs.
         hide_parameters=True,
         **_engine_kwargs(settings),
