@@ -1,9 +1,10 @@
 """Anonymous reads shared by every worker through Redis, invalidated by writes.
 
 Anonymous readers all see the same article lists, articles and tags, and most readers of
-a board are anonymous. Each such response is kept in Redis as its JSON bytes together
-with the *generation* of the data it was read at. A committed write to a table these
-responses read bumps the generation (INCR) before the writer's response is sent, so:
+a board are anonymous. A route says so where it is declared (``@cacheable(...)``, naming
+the models its answer reads). Each such response is kept in Redis as its JSON bytes
+together with the *generation* of the data it was read at. A committed write to a table
+these responses read bumps the generation (INCR) before the writer's response is sent, so:
 
 - a client never reads anything older than its own write;
 - a response rendered by a reader that raced a write carries the generation read before
@@ -22,25 +23,28 @@ forks), like the database engine.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.applications import Starlette
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
+from fastboard.db import Base, Database
 from fastboard.metrics import metrics_for
-from fastboard.middleware import ROUTE_TEMPLATE
+from fastboard.middleware import ROUTE_TEMPLATE, route_table
 from fastboard.settings import Settings
-from fastboard.users.models import User
 
 log = logging.getLogger(__name__)
 
-# What the cached responses are read from; a write to any other table leaves them valid.
-READ_TABLES = frozenset(model.__tablename__ for model in (Article, ArticleTag, Tag, Favorite, User))
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+_READS = "__fastboard_cache_reads__"
 
 # After a Redis error, how long requests go straight to the database before trying again.
 BACKOFF_SECONDS = 5.0
@@ -48,6 +52,62 @@ BACKOFF_SECONDS = 5.0
 SOCKET_TIMEOUT_SECONDS = 0.5
 
 JSON = b"application/json"
+
+
+def cacheable(*reads: type[Base]) -> Callable[[Endpoint], Endpoint]:
+    """Let the read cache answer this GET route to readers without credentials.
+
+    ``reads`` names every model the answer is read from: a committed write to any of
+    their tables makes cached answers old, a write to any other table leaves them be.
+    What the route answers must depend on its path and query string only, once the
+    ``Authorization`` header is absent.
+    """
+    tables = frozenset(model.__tablename__ for model in reads)
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, _READS, tables)
+        return endpoint
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class GetRoute:
+    template: str
+    pattern: re.Pattern[str]
+    reads: frozenset[str] | None  # None: the cache does not answer this route
+
+
+def _get_routes(app: Starlette) -> list[GetRoute]:
+    """Every GET route of ``app`` in the order the router tries them, so the middleware
+    matches a path as the router would (/api/articles/feed is not /api/articles/{slug})."""
+    return [
+        GetRoute(template, compile_path(template)[0], _reads(route))
+        for template, route in route_table(app)
+        if "GET" in (getattr(route, "methods", None) or ())
+    ]
+
+
+def _reads(route: Any) -> frozenset[str] | None:
+    reads: frozenset[str] | None = getattr(getattr(route, "endpoint", None), _READS, None)
+    return reads
+
+
+def install_read_cache(app: Starlette, settings: Settings, database: Database) -> None:
+    """Serve ``app``'s cacheable routes from the cache and let committed writes to the
+    tables they read invalidate it. Call it once the routes are in place, before adding
+    any other middleware (the cache sits innermost)."""
+    app.state.read_cache = ReadCache(settings)
+    routes = _get_routes(app)
+    reads = frozenset[str]().union(*(route.reads for route in routes if route.reads))
+
+    async def invalidate(written: frozenset[str]) -> None:
+        if not written.isdisjoint(reads):
+            cache: ReadCache = app.state.read_cache
+            await cache.invalidate()
+
+    database.after_commit(invalidate)
+    app.add_middleware(ReadCacheMiddleware, routes=routes)
 
 
 class ReadCache:
@@ -125,9 +185,9 @@ class ReadCache:
         except (RedisError, OSError) as error:
             self._failed("store", error)
 
-    async def invalidate(self, written: set[str]) -> None:
-        """Called after a commit with the tables it wrote."""
-        if not self.enabled or written.isdisjoint(READ_TABLES):
+    async def invalidate(self) -> None:
+        """Make every stored answer old: the data they were read from has changed."""
+        if not self.enabled:
             return
         try:
             # Even in backoff: a lost bump leaves stale pages until they expire.
@@ -145,7 +205,7 @@ class ReadCache:
 
 
 class ReadCacheMiddleware:
-    """Answers GETs without credentials for the cached routes from the read cache, and
+    """Answers GETs without credentials for the cacheable routes from the read cache, and
     keeps the 200 JSON answers it had to ask the app for.
 
     It sits innermost among the middleware, so request ids, logs, metrics and CORS
@@ -155,11 +215,10 @@ class ReadCacheMiddleware:
     always go to the app, since ``favorited`` and ``following`` are the viewer's own.
     """
 
-    def __init__(self, app: ASGIApp, routes: Iterable[tuple[str, bool]]) -> None:
-        """``routes``: every GET route's template in the order the router tries them,
-        and whether the cache may answer it (so /feed is not taken for /{slug})."""
+    def __init__(self, app: ASGIApp, routes: Sequence[GetRoute]) -> None:
+        """``routes``: as ``_get_routes`` lists them."""
         self.app = app
-        self.routes = [(compile_path(route)[0], route, cached) for route, cached in routes]
+        self.routes = [(route.pattern, route.template, route.reads is not None) for route in routes]
 
     def _route(self, scope: Scope) -> str | None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -167,9 +226,9 @@ class ReadCacheMiddleware:
         if any(name == b"authorization" for name, _ in scope["headers"]):
             return None
         path = scope["path"]
-        for pattern, route, cached in self.routes:
+        for pattern, template, cached in self.routes:
             if pattern.match(path):
-                return route if cached else None
+                return template if cached else None
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

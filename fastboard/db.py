@@ -8,7 +8,8 @@ worker can start while the database is down (``/ready`` reports it; requests get
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from fastboard.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -118,9 +121,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 def build_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         _ensure_sqlite_dir(settings.database_url)
+    # No echo=settings.db_echo: configure_logging() turns the statement log on.
     engine = create_async_engine(
         settings.database_url,
-        echo=settings.db_echo,
         # Bound values (emails, password hashes) stay out of exception messages and logs.
         hide_parameters=True,
         **_engine_kwargs(settings),
@@ -157,6 +160,10 @@ def _ensure_sqlite_dir(url: str) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)
 
 
+# Called with the names of the tables a request's transaction wrote, once it committed.
+AfterCommit = Callable[[frozenset[str]], Awaitable[None]]
+
+
 class Database:
     """Owns one process's engine and session factory, both created on first use."""
 
@@ -165,6 +172,21 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._reader: async_sessionmaker[AsyncSession] | None = None
         self._writer: async_sessionmaker[AsyncSession] | None = None
+        self._after_commit: list[AfterCommit] = []
+
+    def after_commit(self, hook: AfterCommit) -> None:
+        """Have ``hook`` called after every request transaction that wrote and committed,
+        with the tables it wrote, before that request's response is sent."""
+        self._after_commit.append(hook)
+
+    async def committed(self, written: frozenset[str]) -> None:
+        """Run the after-commit hooks for a transaction that wrote ``written``."""
+        for hook in self._after_commit:
+            try:
+                await hook(written)
+            except Exception:
+                # The data is stored: answering an error now would tell the client otherwise.
+                log.exception("after-commit hook %r failed", hook)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -226,7 +248,7 @@ _WRITTEN = "fastboard_written_tables"
 
 
 class WriterSession(Session):
-    """A request session that records which tables it writes, for cache invalidation."""
+    """A request session that records which tables it writes, for the after-commit hooks."""
 
 
 @event.listens_for(WriterSession, "after_flush")
@@ -243,17 +265,15 @@ def _record_statement(state: ORMExecuteState) -> None:
         state.session.info.setdefault(_WRITTEN, set()).add(table.name)
 
 
-def written_tables(session: AsyncSession) -> set[str]:
+def written_tables(session: AsyncSession) -> frozenset[str]:
     """The tables this session has written so far (ORM flushes and DML statements)."""
-    written: set[str] = session.info.get(_WRITTEN, set())
-    return written
+    return frozenset(session.info.get(_WRITTEN, ()))
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit when the endpoint succeeds, roll back otherwise."""
     database: Database = request.app.state.database
-    writes = request.method not in SAFE_METHODS
-    factory = database.writer if writes else database.reader
+    factory = database.reader if request.method in SAFE_METHODS else database.writer
     async with factory() as session:
         try:
             yield session
@@ -261,9 +281,10 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
-        if writes:
+        written = written_tables(session)
+        if written:
             # Before the response goes out: the writer never reads its own write stale.
-            await request.app.state.read_cache.invalidate(written_tables(session))
+            await database.committed(written)
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit

@@ -40,6 +40,9 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 _IGNORED_EXTRAS = frozenset({"color_message"})
 
 _ROUTED_TO_ROOT = ("uvicorn", "uvicorn.error", "gunicorn.error", "gunicorn.access")
+# Statements are logged at INFO here. Through logging rather than the engine's ``echo``,
+# which adds a handler of its own and so printed every statement twice.
+_SQL_LOGGER = "sqlalchemy.engine"
 # The request middleware writes the access line (with the request id and route
 # template); Uvicorn's own would be a second, poorer copy.
 _SILENCED = ("uvicorn.access",)
@@ -139,6 +142,10 @@ def configure_logging(settings: Settings) -> None:
         # list object of gunicorn.error's handlers.
         logger.handlers = []
         logger.propagate = True
+        # The servers set levels of their own (Uvicorn's --log-level): ours decides.
+        logger.setLevel(logging.NOTSET)
+    # NOTSET defers to SQLAlchemy's own default for its loggers: WARNING.
+    logging.getLogger(_SQL_LOGGER).setLevel(logging.INFO if settings.db_echo else logging.NOTSET)
     for name in _SILENCED:
         logger = logging.getLogger(name)
         logger.handlers = []

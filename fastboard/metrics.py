@@ -108,13 +108,6 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=self.registry,
         )
-        self.websockets = Gauge(
-            "fastboard_websocket_connections",
-            "Open WebSocket connections, by route template",
-            ("route",),
-            multiprocess_mode="livesum",
-            registry=self.registry,
-        )
         self.read_cache = Counter(
             "fastboard_read_cache_lookups",
             "Read cache lookups: hit, miss, or unavailable (no Redis answer)",

@@ -1,8 +1,8 @@
 """The outermost ASGI middleware: request id, access log line and request metrics.
 
-Pure ASGI rather than ``BaseHTTPMiddleware``: it wraps ``send`` and ``receive`` and
-nothing else, so streaming responses and WebSockets pass through untouched and a request
-costs a few function calls, not an extra task and a memory stream.
+Pure ASGI rather than ``BaseHTTPMiddleware``: it wraps ``send`` and nothing else, so
+streaming responses pass through untouched and a request costs a few function calls, not
+an extra task and a memory stream.
 """
 
 from __future__ import annotations
@@ -137,14 +137,12 @@ class RequestContext:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-        else:
-            if scope["type"] == "lifespan":
-                # Built at startup so a misconfigured multiprocess setup stops the worker
-                # from booting instead of failing every request.
-                metrics_for(scope["app"])
-            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "lifespan":
+            # Built at startup so a misconfigured multiprocess setup stops the worker
+            # from booting instead of failing every request.
+            metrics_for(scope["app"])
+        await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = request_id_from(scope)
@@ -210,64 +208,5 @@ class RequestContext:
                 "status": status,
                 "duration_ms": duration_ms,
                 "client": client_of(scope),
-            },
-        )
-
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = request_id_from(scope)
-        token = request_id_var.set(request_id)
-        metrics = metrics_for(scope["app"])
-        started = time.perf_counter()
-        route: str | None = None
-        close_code: int | None = None
-
-        async def watched_send(message: Message) -> None:
-            nonlocal route, close_code
-            if message["type"] == "websocket.accept":
-                route = self.routes.resolve(scope)
-                metrics.websockets.labels(route).inc()
-                self._log_websocket("websocket connected", scope, route)
-            elif message["type"] == "websocket.close" and close_code is None:
-                close_code = message.get("code", 1000)
-            await send(message)
-
-        async def watched_receive() -> Message:
-            nonlocal close_code
-            message = await receive()
-            if message["type"] == "websocket.disconnect" and close_code is None:
-                close_code = message.get("code", 1005)
-            return message
-
-        try:
-            await self.app(scope, watched_receive, watched_send)
-        finally:
-            if route is not None:
-                metrics.websockets.labels(route).dec()
-                event = "websocket closed"
-            else:
-                route = self.routes.resolve(scope)
-                event = "websocket rejected"
-            self._log_websocket(
-                event,
-                scope,
-                route,
-                close_code=close_code,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            request_id_var.reset(token)
-
-    @staticmethod
-    def _log_websocket(event: str, scope: Scope, route: str, **fields: Any) -> None:
-        path = path_for_log(scope)
-        access_log.info(
-            "%s %s",
-            event,
-            path,
-            extra={
-                "event": event,
-                "route": route,
-                "path": path,
-                "client": client_of(scope),
-                **fields,
             },
         )

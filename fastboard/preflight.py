@@ -52,8 +52,24 @@ def effective_config(settings: Settings) -> dict[str, str]:
     }
 
 
-def _revisions(connection: Connection) -> set[str]:
+def current_revisions(connection: Connection) -> set[str]:
     return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def head_revisions(settings: Settings) -> set[str]:
+    """The newest migrations the code has (reads the migration scripts)."""
+    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+
+
+def migrations_finding(current: set[str], heads: set[str]) -> Finding:
+    if current == heads:
+        return Finding("migrations", True, f"at head ({', '.join(sorted(heads))})")
+    have = ", ".join(sorted(current)) or "none"
+    return Finding(
+        "migrations",
+        False,
+        f"database at {have}, code expects {', '.join(sorted(heads))}: run `fastboard migrate`",
+    )
 
 
 def missing_sqlite_file(settings: Settings) -> Finding | None:
@@ -70,26 +86,15 @@ async def check_database(settings: Settings) -> list[Finding]:
     engine = build_engine(settings)
     try:
         async with asyncio.timeout(settings.db_connect_timeout + 1), engine.connect() as conn:
-            current = await conn.run_sync(_revisions)
+            current = await conn.run_sync(current_revisions)
     except Exception as exc:  # any failure to answer is the finding itself
         return [Finding("database", False, f"unreachable: {exc!r}")]
     finally:
         await engine.dispose()
-    findings = [Finding("database", True, "reachable")]
-    heads = set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
-    if current == heads:
-        findings.append(Finding("migrations", True, f"at head ({', '.join(sorted(heads))})"))
-    else:
-        have = ", ".join(sorted(current)) or "none"
-        findings.append(
-            Finding(
-                "migrations",
-                False,
-                f"database at {have}, code expects {', '.join(sorted(heads))}: "
-                "run `fastboard migrate`",
-            )
-        )
-    return findings
+    return [
+        Finding("database", True, "reachable"),
+        migrations_finding(current, head_revisions(settings)),
+    ]
 
 
 async def check_redis(settings: Settings) -> list[Finding]:

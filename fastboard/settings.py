@@ -15,6 +15,9 @@ Environment = Literal["development", "test", "production"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/fastboard.db"
 
+# A page served from any port of this machine: a RealWorld frontend's dev server.
+LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -74,6 +77,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def cors_origin_regex(self) -> str | None:
+        """Origins allowed beside ``cors_origins``: in development, any local one."""
+        return LOCAL_ORIGINS if self.env == "development" else None
 
     @property
     def json_logs(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -261,7 +263,7 @@ async def test_a_page_read_before_a_write_is_never_served_after_it(
     assert body is None
     assert generation is not None
 
-    await cache.invalidate({"articles"})
+    await cache.invalidate()
     await cache.store("/race", generation, b'{"stale": true}')
 
     assert await cache.lookup("/race") == (None, generation + 1)
@@ -335,7 +337,7 @@ async def test_a_write_after_the_generation_was_lost_starts_a_random_one(
 ) -> None:
     key = f"{cache_on.redis_prefix}:read-generation"
     await redis.delete(key)
-    await cache_of(app).invalidate({"articles"})
+    await cache_of(app).invalidate()
     assert await redis.get(key) not in (None, b"0", b"1", b"2")
 
 
@@ -354,3 +356,19 @@ async def test_an_encoded_question_mark_in_the_path_is_not_a_query(
     assert article["slug"] == "a"
     assert (await client.get("/api/articles/a?b?")).status_code == 200  # cached as /api/articles/a
     assert (await client.get("/api/articles/a%3Fb?")).status_code == 404  # slug "a?b"
+
+
+DOMAIN_IMPORTS = """
+import sys
+import fastboard.cache, fastboard.db, fastboard.middleware
+domains = tuple(f"fastboard.{name}" for name in ("users", "profiles", "articles", "comments"))
+print(sorted(name for name in sys.modules if name.startswith(domains)))
+"""
+
+
+def test_the_cache_and_the_data_layer_know_no_domain() -> None:
+    """Routes declare what they read; the core learns it from the app, imports nothing."""
+    result = subprocess.run(
+        [sys.executable, "-c", DOMAIN_IMPORTS], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,14 +1,20 @@
-"""The connection pool: what happens to pooled connections the server has closed."""
+"""The connection pool after the server closed connections; the after-commit hook."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from fastboard.articles.models import Tag
+from fastboard.db import SessionDep
+from fastboard.errors import Invalid
+from tests.conftest import auth, create_article, register
 
 pytestmark = pytest.mark.anyio
 
@@ -49,3 +55,89 @@ async def test_a_connection_the_server_closed_is_replaced_not_handed_out(
 
     assert [response.status_code for response in responses] == [200, 200, 200]
     assert len(opened) == 1  # one fresh connection, reused afterwards
+
+
+# The after-commit hook: what subscribers (the read cache) learn about committed writes.
+
+
+def _hook_calls(app: FastAPI, events: list[object]) -> None:
+    async def record(written: frozenset[str]) -> None:
+        events.append(written)
+
+    app.state.database.after_commit(record)
+
+
+def _log_response_start(app: FastAPI, events: list[object]) -> httpx.AsyncClient:
+    """A client whose transport notes when the response starts, among the hook calls."""
+
+    async def noting(scope: Any, receive: Any, send: Any) -> None:
+        async def send_noted(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                events.append("response")
+            await send(message)
+
+        await app(scope, receive, send_noted)
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=noting), base_url="http://test")
+
+
+async def test_a_committed_write_reports_its_tables_before_the_response_starts(
+    app: FastAPI,
+) -> None:
+    events: list[object] = []
+    _hook_calls(app, events)
+    async with _log_response_start(app, events) as client:
+        user = await register(client)
+        events.clear()
+        article = await create_article(client, user["token"], tagList=["t"])
+        comment = {"comment": {"body": "Hi"}}
+        response = await client.post(
+            f"/api/articles/{article['slug']}/comments", json=comment, headers=auth(user["token"])
+        )
+
+    assert response.status_code == 200
+    assert events == [
+        frozenset({"articles", "tags", "article_tags"}),
+        "response",
+        frozenset({"comments"}),
+        "response",
+    ]
+
+
+async def test_reads_and_failed_writes_report_nothing(
+    app: FastAPI, client: httpx.AsyncClient, alice: dict[str, Any]
+) -> None:
+    events: list[object] = []
+    _hook_calls(app, events)
+
+    @app.post("/test-write-then-fail")
+    async def write_then_fail(session: SessionDep) -> None:
+        session.add(Tag(name="never-stored"))
+        await session.flush()
+        raise Invalid("refused after writing")
+
+    assert (await client.get("/api/articles")).status_code == 200
+    assert (await client.post("/test-write-then-fail")).status_code == 422
+    taken = {"username": "alice", "email": "other@example.com", "password": "correct-horse"}
+    assert (await client.post("/api/users", json={"user": taken})).status_code == 422
+
+    assert events == []
+    async with app.state.database.reader() as session:
+        assert await session.scalar(select(Tag).where(Tag.name == "never-stored")) is None
+
+
+async def test_a_failing_hook_neither_fails_the_write_nor_skips_the_others(
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(written: frozenset[str]) -> None:
+        raise RuntimeError("hook broke")
+
+    events: list[object] = []
+    app.state.database.after_commit(broken)
+    _hook_calls(app, events)
+
+    user = await register(client)
+
+    assert user["username"]
+    assert events == [frozenset({"users"})]
+    assert "hook broke" in caplog.text

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from fastboard.app import create_app
+from fastboard.migrate import upgrade_to_head
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -103,3 +107,38 @@ async def test_validation_still_answers_422_while_the_database_is_down(
 
     assert response.status_code == 422
     assert set(response.json()["errors"]) == {"username", "email", "password"}
+
+
+# Readiness includes the schema: an unmigrated database fails every API call.
+
+
+async def test_ready_is_503_naming_the_migration_until_the_schema_is_at_head(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/fresh.db", tmp_path)
+    app: FastAPI = create_app(settings)
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(app.state.database.sync_engine, "before_cursor_execute", record)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        unmigrated = await http.get("/ready")
+        await anyio.to_thread.run_sync(upgrade_to_head, settings)
+        migrated = await http.get("/ready")
+        statements.clear()
+        again = await http.get("/ready")
+    await app.state.database.dispose()
+
+    assert unmigrated.status_code == 503
+    assert unmigrated.json()["status"] == "unavailable"
+    [reason] = unmigrated.json()["errors"]["migrations"]
+    assert reason.startswith("database at none, code expects ")
+    assert reason.endswith("run `fastboard migrate`")
+    assert migrated.status_code == again.status_code == 200
+    assert migrated.json() == again.json() == {"status": "ok"}
+    # Once at head, the schema is not read again: readiness is a ping.
+    assert "SELECT 1" in statements
+    assert not any("alembic_version" in statement for statement in statements)

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from sqlalchemy import text
 
+from fastboard.db import build_engine
 from fastboard.logs import (
     HANDLER_NAME,
     JsonFormatter,
@@ -37,18 +40,29 @@ def record(message: str = "hello %s", *args: Any, **extra: Any) -> logging.LogRe
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
     """configure_logging changes process-wide state; put it back for the other tests."""
-    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
+    names = (
+        "",
+        "uvicorn",
+        "uvicorn.error",
+        "uvicorn.access",
+        "gunicorn.error",
+        "gunicorn.access",
+        "sqlalchemy.engine",
+    )
     saved = {
-        name: (logging.getLogger(name).handlers, logging.getLogger(name).propagate)
+        name: (
+            logging.getLogger(name).handlers,
+            logging.getLogger(name).propagate,
+            logging.getLogger(name).level,
+        )
         for name in names
     }
-    level = logging.getLogger().level
     yield
-    for name, (handlers, propagate) in saved.items():
+    for name, (handlers, propagate, level) in saved.items():
         logger = logging.getLogger(name)
         logger.handlers = handlers
         logger.propagate = propagate
-    logging.getLogger().setLevel(level)
+        logger.setLevel(level)
 
 
 def test_json_line_parses_and_carries_the_request_id() -> None:
@@ -187,3 +201,47 @@ def test_gunicorn_config_gives_gunicorn_loggers_the_handler_directly() -> None:
     for name in ("gunicorn.error", "gunicorn.access"):
         assert config["loggers"][name] == {"handlers": [HANDLER_NAME], "propagate": False}
     assert config["disable_existing_loggers"] is False
+
+
+async def _select_one(settings: Settings) -> None:
+    engine = build_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize(("echo", "printed"), [(True, 1), (False, 0)])
+async def test_db_echo_prints_each_statement_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, echo: bool, printed: int
+) -> None:
+    settings = Settings(
+        env="test", database_url=f"sqlite+aiosqlite:///{tmp_path}/echo.db", db_echo=echo
+    )
+    configure_logging(settings)
+    capsys.readouterr()
+
+    await _select_one(settings)
+
+    written = capsys.readouterr()
+    lines = (written.out + written.err).splitlines()
+    assert [line.endswith("SELECT 1") for line in lines].count(True) == printed
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_log_level_applies_to_uvicorn_loggers(capsys: pytest.CaptureFixture[str]) -> None:
+    # As `uvicorn main:app` leaves logging before importing the app: its handlers and
+    # its own --log-level (info) on its loggers.
+    uvicorn.Config("main:app", log_level="info")
+    configure_logging(Settings(env="test", log_level="WARNING"))
+    capsys.readouterr()
+
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    logging.getLogger("uvicorn.error").warning("Invalid HTTP request received.")
+
+    written = capsys.readouterr().err
+    assert "Application startup complete." not in written
+    assert written.count("Invalid HTTP request received.") == 1

@@ -1,20 +1,17 @@
-"""The request middleware: request ids in and out, one access line per request, WebSockets."""
+"""The request middleware: request ids in and out, one access line per request."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
-from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
-from httpx_ws.transport import ASGIWebSocketTransport
 
 from fastboard.settings import Settings
 from tests.conftest import auth, make_settings, register
@@ -189,52 +186,3 @@ async def test_streaming_responses_pass_through_with_the_id(app: FastAPI) -> Non
 
     assert response.text == "chunk0;chunk1;chunk2;"
     assert response.headers["x-request-id"] == "stream-1"
-
-
-async def test_websocket_sessions_are_logged_with_id_and_route_template(
-    app: FastAPI, capsys: pytest.CaptureFixture[str]
-) -> None:
-    @app.websocket("/test-ws/{room}")
-    async def echo(websocket: WebSocket, room: str) -> None:
-        await websocket.accept()
-        await websocket.send_text(room)
-        await websocket.close(code=1000)
-
-    async with (
-        ASGIWebSocketTransport(app=app) as transport,
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
-        session: AbstractAsyncContextManager[AsyncWebSocketSession] = aconnect_ws(
-            "/test-ws/lobby", http, headers={"X-Request-ID": "ws-1"}
-        )
-        async with session as ws:
-            assert await ws.receive_text() == "lobby"
-
-    events = {line["event"]: line for line in log_lines(capsys, "fastboard.access")}
-    assert set(events) == {"websocket connected", "websocket closed"}
-    for line in events.values():
-        assert line["request_id"] == "ws-1"
-        assert line["route"] == "/test-ws/{room}"
-        assert line["path"] == "/test-ws/lobby"
-    assert events["websocket closed"]["close_code"] == 1000
-
-
-async def test_a_websocket_refused_before_accept_is_logged_as_rejected(
-    app: FastAPI, capsys: pytest.CaptureFixture[str]
-) -> None:
-    @app.websocket("/test-ws-closed")
-    async def refuse(websocket: WebSocket) -> None:
-        await websocket.close(code=1008)
-
-    async with (
-        ASGIWebSocketTransport(app=app) as transport,
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
-        with pytest.raises(WebSocketDisconnect):
-            async with aconnect_ws("/test-ws-closed", http):
-                pass
-
-    lines = log_lines(capsys, "fastboard.access")
-    assert [line["event"] for line in lines] == ["websocket rejected"]
-    assert lines[0]["close_code"] == 1008
-    assert lines[0]["route"] == "/test-ws-closed"

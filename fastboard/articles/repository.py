@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     Integer,
     Select,
@@ -34,8 +35,8 @@ from sqlalchemy.orm import aliased
 
 from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
 from fastboard.db import insert_ignoring_duplicates
-from fastboard.profiles.models import Follow
-from fastboard.types import TAG_SEPARATOR
+from fastboard.fields import TAG_SEPARATOR
+from fastboard.profiles.repository import Author, author_columns, followed_by
 from fastboard.users.models import User
 
 
@@ -49,12 +50,8 @@ class ArticleRow:
     created_at: datetime
     updated_at: datetime
     favorites_count: int
-    author_id: int
-    author_username: str
-    author_bio: str
-    author_image: str | None
     favorited: bool
-    following: bool
+    author: Author
     tags: list[str]
 
     @classmethod
@@ -63,10 +60,10 @@ class ArticleRow:
         joined = row["tags"]
         # Sorted here, not in SQL: collations differ between databases, code points don't.
         values["tags"] = sorted(joined.split(TAG_SEPARATOR)) if joined else []
-        return cls(**values)
+        return cls(**values, author=Author.from_mapping(row))
 
 
-_ROW_FIELDS = tuple(name for name in ArticleRow.__slots__ if name != "tags")
+_ROW_FIELDS = tuple(name for name in ArticleRow.__slots__ if name not in ("author", "tags"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,15 +92,15 @@ _LIMIT = bindparam("limit", type_=Integer)
 _OFFSET = bindparam("offset", type_=Integer)
 
 
-def _viewer_columns(viewer: bool) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    if not viewer:
-        return false().label("favorited"), false().label("following")
-    viewer_id = bindparam("viewer_id", type_=BigInteger)
+def _viewer_id(with_viewer: bool) -> BindParameter[int] | None:
+    return bindparam("viewer_id", type_=BigInteger) if with_viewer else None
+
+
+def _favorited(viewer_id: BindParameter[int] | None) -> ColumnElement[bool]:
+    if viewer_id is None:
+        return false().label("favorited")
     favorited = exists().where(Favorite.article_id == Article.id, Favorite.user_id == viewer_id)
-    following = exists().where(
-        Follow.follower_id == viewer_id, Follow.followee_id == Article.author_id
-    )
-    return favorited.label("favorited"), following.label("following")
+    return favorited.label("favorited")
 
 
 def _tag_names() -> Any:
@@ -119,8 +116,8 @@ def _tag_names() -> Any:
     )
 
 
-def _select_rows(*, viewer: bool, with_body: bool) -> Select[Any]:
-    favorited, following = _viewer_columns(viewer)
+def _select_rows(*, with_viewer: bool, with_body: bool) -> Select[Any]:
+    viewer_id = _viewer_id(with_viewer)
     columns: list[Any] = [
         Article.id,
         Article.slug,
@@ -130,12 +127,8 @@ def _select_rows(*, viewer: bool, with_body: bool) -> Select[Any]:
         Article.created_at,
         Article.updated_at,
         Article.favorites_count,
-        Article.author_id,
-        User.username.label("author_username"),
-        User.bio.label("author_bio"),
-        User.image.label("author_image"),
-        favorited,
-        following,
+        _favorited(viewer_id),
+        *author_columns(Article.author_id, viewer_id),
         _tag_names(),
     ]
     return select(*columns).join(User, User.id == Article.author_id)
@@ -155,8 +148,7 @@ def _where(kinds: frozenset[str]) -> list[ColumnElement[bool]]:
         clauses.append(Article.id.in_(favored.where(fan.username == favorited_by)))
     if "feed_of" in kinds:
         feed_of = bindparam("feed_of", type_=BigInteger)
-        followed = select(Follow.followee_id).where(Follow.follower_id == feed_of)
-        clauses.append(Article.author_id.in_(followed))
+        clauses.append(Article.author_id.in_(followed_by(feed_of)))
     return clauses
 
 
@@ -170,12 +162,12 @@ def _count(kinds: frozenset[str]) -> Select[Any]:
 
 
 @cache
-def _page_statement(kinds: frozenset[str], *, viewer: bool) -> Select[Any]:
+def _page_statement(kinds: frozenset[str], *, with_viewer: bool) -> Select[Any]:
     # The total rides along as an uncorrelated scalar subquery, which the database
     # evaluates once: the page and its count cost one round trip.
     total = _count(kinds).correlate(None).scalar_subquery().label("total")
     return (
-        _select_rows(viewer=viewer, with_body=False)
+        _select_rows(with_viewer=with_viewer, with_body=False)
         .add_columns(total)
         .where(*_where(kinds))
         .order_by(Article.created_at.desc(), Article.id.desc())
@@ -188,8 +180,8 @@ _count_statement = cache(_count)
 
 
 @cache
-def _row_statement(*, viewer: bool) -> Select[Any]:
-    return _select_rows(viewer=viewer, with_body=True).where(
+def _row_statement(*, with_viewer: bool) -> Select[Any]:
+    return _select_rows(with_viewer=with_viewer, with_body=True).where(
         Article.slug == bindparam("slug", type_=String)
     )
 
@@ -218,7 +210,7 @@ async def list_page(
     params = {**values, "limit": limit, "offset": offset}
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
-    statement = _page_statement(kinds, viewer=viewer_id is not None)
+    statement = _page_statement(kinds, with_viewer=viewer_id is not None)
     rows = await _read(session, statement, params)
     if not rows:
         # Past the end, or nothing matches: no row carried the total.
@@ -230,7 +222,7 @@ async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) ->
     params: dict[str, Any] = {"slug": slug}
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
-    found = await _read(session, _row_statement(viewer=viewer_id is not None), params)
+    found = await _read(session, _row_statement(with_viewer=viewer_id is not None), params)
     return ArticleRow.from_mapping(found[0]) if found else None
 
 

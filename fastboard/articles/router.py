@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from fastboard.articles import service
+from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
 from fastboard.articles.repository import ArticleFilter
 from fastboard.articles.schemas import (
     MultipleArticlesResponse,
@@ -14,9 +15,11 @@ from fastboard.articles.schemas import (
     UpdateArticleRequest,
 )
 from fastboard.auth import CurrentUser, OptionalUser
+from fastboard.cache import cacheable
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
+from fastboard.users.models import User
 
 router = APIRouter(prefix="/articles")
 tags_router = APIRouter(tags=["Tags"])
@@ -34,11 +37,11 @@ FilterName = Annotated[str | None, Query(max_length=64)]
     responses=error_responses(401, 422),
 )
 async def feed(
-    session: SessionDep, viewer: CurrentUser, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep, user: CurrentUser, limit: Limit = 20, offset: Offset = 0
 ) -> MultipleArticlesResponse:
-    filters = ArticleFilter(feed_of=viewer.id)
+    filters = ArticleFilter(feed_of=user.id)
     articles, total = await service.list_articles(
-        session, filters, viewer, limit=limit, offset=offset
+        session, filters, user, limit=limit, offset=offset
     )
     return MultipleArticlesResponse(articles=articles, articlesCount=total)
 
@@ -51,6 +54,7 @@ async def feed(
     summary="Get recent articles globally",
     responses=error_responses(401, 422),
 )
+@cacheable(Article, ArticleTag, Tag, Favorite, User)
 async def list_articles(
     session: SessionDep,
     viewer: OptionalUser,
@@ -90,6 +94,7 @@ async def create_article(
     summary="Get an article",
     responses=error_responses(404, 422),
 )
+@cacheable(Article, ArticleTag, Tag, User)
 async def get_article(
     slug: Slug, session: SessionDep, viewer: OptionalUser
 ) -> SingleArticleResponse:
@@ -155,5 +160,6 @@ async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Sing
     description="The most used tags, most used first.",
     responses=error_responses(422),
 )
+@cacheable(Tag, ArticleTag)
 async def list_tags(session: SessionDep) -> TagsResponse:
     return TagsResponse(tags=await service.popular_tags(session))

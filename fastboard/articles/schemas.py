@@ -4,9 +4,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from fastboard.fields import MAX_TAGS, Body, Description, TagName, Timestamp, Title
 from fastboard.profiles.schemas import Profile
-from fastboard.types import MAX_TAGS, Body, Description, TagName, Title
-from fastboard.wire import Timestamp
 
 
 def _unique_sorted(tags: list[str]) -> list[str]:

@@ -14,20 +14,11 @@ from fastboard.articles.schemas import Article as ArticleOut
 from fastboard.articles.schemas import ArticleSummary, NewArticle, UpdateArticle
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound
-from fastboard.profiles.schemas import Profile
+from fastboard.profiles.service import profile_out
 from fastboard.users.models import User
 
 SLUG_ATTEMPTS = 5
 POPULAR_TAGS = 200
-
-
-def _profile(row: ArticleRow) -> Profile:
-    return Profile(
-        username=row.author_username,
-        bio=row.author_bio,
-        image=row.author_image or "",
-        following=row.following,
-    )
 
 
 def _wire_fields(row: ArticleRow) -> dict[str, Any]:
@@ -40,7 +31,7 @@ def _wire_fields(row: ArticleRow) -> dict[str, Any]:
         "updatedAt": row.updated_at,
         "favorited": row.favorited,
         "favoritesCount": row.favorites_count,
-        "author": _profile(row),
+        "author": profile_out(row.author),
     }
 
 

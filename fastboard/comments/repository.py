@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, false, select
+from sqlalchemy import delete, select
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.comments.models import Comment
-from fastboard.profiles.models import Follow
+from fastboard.profiles.repository import Author, author_columns
 from fastboard.users.models import User
 
 
@@ -20,19 +21,17 @@ class CommentRow:
     body: str
     created_at: datetime
     updated_at: datetime
-    author_username: str
-    author_bio: str
-    author_image: str | None
-    following: bool
+    author: Author
 
-
-def _following(viewer_id: int | None) -> ColumnElement[bool]:
-    if viewer_id is None:
-        return false().label("following")
-    followed = exists().where(
-        Follow.follower_id == viewer_id, Follow.followee_id == Comment.author_id
-    )
-    return followed.label("following")
+    @classmethod
+    def from_mapping(cls, row: RowMapping) -> CommentRow:
+        return cls(
+            id=row["id"],
+            body=row["body"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            author=Author.from_mapping(row),
+        )
 
 
 def _select(viewer_id: int | None) -> Any:
@@ -41,10 +40,7 @@ def _select(viewer_id: int | None) -> Any:
         Comment.body,
         Comment.created_at,
         Comment.updated_at,
-        User.username.label("author_username"),
-        User.bio.label("author_bio"),
-        User.image.label("author_image"),
-        _following(viewer_id),
+        *author_columns(Comment.author_id, viewer_id),
     ).join(User, User.id == Comment.author_id)
 
 
@@ -57,7 +53,7 @@ async def for_article(
         .where(Comment.article_id == article_id)
         .order_by(Comment.created_at.desc(), Comment.id.desc())
     )
-    return [CommentRow(**row._mapping) for row in await session.execute(query)]
+    return [CommentRow.from_mapping(row) for row in (await session.execute(query)).mappings()]
 
 
 async def get(session: AsyncSession, comment_id: int) -> Comment | None:

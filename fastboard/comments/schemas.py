@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from fastboard.fields import Body, Timestamp
 from fastboard.profiles.schemas import Profile
-from fastboard.types import Body
-from fastboard.wire import Timestamp
 
 
 class _In(BaseModel):

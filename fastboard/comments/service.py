@@ -11,19 +11,18 @@ from fastboard.comments.repository import CommentRow
 from fastboard.comments.schemas import Comment as CommentOut
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, NotFound
-from fastboard.profiles.schemas import Profile
+from fastboard.profiles.repository import Author
+from fastboard.profiles.service import profile_out
 from fastboard.users.models import User
 
 
 def comment_out(row: CommentRow) -> CommentOut:
-    author = Profile(
-        username=row.author_username,
-        bio=row.author_bio,
-        image=row.author_image or "",
-        following=row.following,
-    )
     return CommentOut(
-        id=row.id, createdAt=row.created_at, updatedAt=row.updated_at, body=row.body, author=author
+        id=row.id,
+        createdAt=row.created_at,
+        updatedAt=row.updated_at,
+        body=row.body,
+        author=profile_out(row.author),
     )
 
 
@@ -50,10 +49,7 @@ async def add(session: AsyncSession, slug: str, body: str, author: User) -> Comm
         body=comment.body,
         created_at=comment.created_at,
         updated_at=comment.updated_at,
-        author_username=author.username,
-        author_bio=author.bio,
-        author_image=author.image,
-        following=False,  # nobody follows themselves
+        author=Author.of(author, following=False),  # nobody follows themselves
     )
     return comment_out(row)
 

@@ -35,10 +35,8 @@ async def get_profile(
     summary="Follow a user",
     responses=error_responses(401, 404, 422),
 )
-async def follow(
-    username: UsernamePath, session: SessionDep, viewer: CurrentUser
-) -> ProfileResponse:
-    return ProfileResponse(profile=await service.follow(session, username, viewer))
+async def follow(username: UsernamePath, session: SessionDep, user: CurrentUser) -> ProfileResponse:
+    return ProfileResponse(profile=await service.follow(session, username, user))
 
 
 @router.delete(
@@ -49,6 +47,6 @@ async def follow(
     responses=error_responses(401, 404, 422),
 )
 async def unfollow(
-    username: UsernamePath, session: SessionDep, viewer: CurrentUser
+    username: UsernamePath, session: SessionDep, user: CurrentUser
 ) -> ProfileResponse:
-    return ProfileResponse(profile=await service.unfollow(session, username, viewer))
+    return ProfileResponse(profile=await service.unfollow(session, username, user))

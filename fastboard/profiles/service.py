@@ -1,44 +1,47 @@
-"""Profiles and following."""
+"""Profiles and following; the one place a profile is built for the wire."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.errors import Invalid, NotFound
 from fastboard.profiles import repository
+from fastboard.profiles.repository import Author
 from fastboard.profiles.schemas import Profile
-from fastboard.users import repository as users
 from fastboard.users.models import User
 
 
-def profile_out(user: User, *, following: bool) -> Profile:
+def profile_out(author: Author) -> Profile:
     return Profile(
-        username=user.username, bio=user.bio, image=user.image or "", following=following
+        username=author.username,
+        bio=author.bio,
+        image=author.image or "",
+        following=author.following,
     )
 
 
-async def _user_named(session: AsyncSession, username: str) -> User:
-    user = await users.get_by_username(session, username)
-    if user is None:
+async def _author_named(session: AsyncSession, username: str, viewer: User | None) -> Author:
+    author = await repository.get_author(session, username, viewer_id=viewer.id if viewer else None)
+    if author is None:
         raise NotFound("profile not found", field="profile")
-    return user
+    return author
 
 
 async def get(session: AsyncSession, username: str, viewer: User | None) -> Profile:
-    user = await _user_named(session, username)
-    following = viewer is not None and await repository.is_following(session, viewer.id, user.id)
-    return profile_out(user, following=following)
+    return profile_out(await _author_named(session, username, viewer))
 
 
-async def follow(session: AsyncSession, username: str, viewer: User) -> Profile:
-    user = await _user_named(session, username)
-    if user.id == viewer.id:
+async def follow(session: AsyncSession, username: str, user: User) -> Profile:
+    author = await _author_named(session, username, user)
+    if author.id == user.id:
         raise Invalid("you cannot follow yourself", field="profile")
-    await repository.follow(session, viewer.id, user.id)
-    return profile_out(user, following=True)
+    await repository.follow(session, user.id, author.id)
+    return profile_out(replace(author, following=True))
 
 
-async def unfollow(session: AsyncSession, username: str, viewer: User) -> Profile:
-    user = await _user_named(session, username)
-    await repository.unfollow(session, viewer.id, user.id)
-    return profile_out(user, following=False)
+async def unfollow(session: AsyncSession, username: str, user: User) -> Profile:
+    author = await _author_named(session, username, user)
+    await repository.unfollow(session, user.id, author.id)
+    return profile_out(replace(author, following=False))

@@ -28,8 +28,9 @@ router = APIRouter(tags=["User and Authentication"])
     responses=error_responses(401, 422),
 )
 async def login(body: LoginUserRequest, session: SessionDep, settings: SettingsDep) -> UserResponse:
-    user = await service.login(session, body.user.email, body.user.password)
-    return UserResponse(user=service.user_out(user, settings))
+    return UserResponse(
+        user=await service.login(session, body.user.email, body.user.password, settings)
+    )
 
 
 @router.post(
@@ -43,8 +44,7 @@ async def login(body: LoginUserRequest, session: SessionDep, settings: SettingsD
 async def register(
     body: NewUserRequest, session: SessionDep, settings: SettingsDep
 ) -> UserResponse:
-    user = await service.register(session, body.user)
-    return UserResponse(user=service.user_out(user, settings))
+    return UserResponse(user=await service.register(session, body.user, settings))
 
 
 @router.get(
@@ -55,7 +55,7 @@ async def register(
     responses=error_responses(401),
 )
 async def current(user: CurrentUser, settings: SettingsDep) -> UserResponse:
-    return UserResponse(user=service.user_out(user, settings))
+    return UserResponse(user=service.signed_in(user, settings))
 
 
 @router.put(
@@ -68,8 +68,7 @@ async def current(user: CurrentUser, settings: SettingsDep) -> UserResponse:
 async def update(
     body: UpdateUserRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> UserResponse:
-    updated = await service.update(session, user, body.user)
-    return UserResponse(user=service.user_out(updated, settings))
+    return UserResponse(user=await service.update(session, user, body.user, settings))
 
 
 @router.post(
@@ -85,5 +84,5 @@ async def token(
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenResponse:
-    user = await service.login(session, form.username, form.password)
-    return TokenResponse(access_token=service.user_out(user, settings).token)
+    user = await service.login(session, form.username, form.password, settings)
+    return TokenResponse(access_token=user.token)

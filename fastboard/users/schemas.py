@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fastboard.types import Bio, Email, ImageUrl, Password, Username
+from fastboard.fields import Bio, Email, ImageUrl, Password, Username
 
 
 class _In(BaseModel):

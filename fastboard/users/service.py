@@ -18,10 +18,11 @@ from fastboard.users.schemas import User as UserOut
 BAD_CREDENTIALS = "email or password is invalid"
 
 
-def user_out(user: User, settings: Settings, token: str | None = None) -> UserOut:
+def signed_in(user: User, settings: Settings) -> UserOut:
+    """The user as they see themselves, with a fresh token."""
     return UserOut(
         email=user.email,
-        token=token or security.create_token(user.id, settings),
+        token=security.create_token(user.id, settings),
         username=user.username,
         bio=user.bio,
         image=user.image or "",
@@ -43,30 +44,33 @@ def _taken_error(taken: set[str]) -> Invalid:
     return Invalid("has already been taken", field=field)
 
 
-async def register(session: AsyncSession, data: NewUser) -> User:
+async def register(session: AsyncSession, data: NewUser, settings: Settings) -> UserOut:
     await _raise_if_taken(session, username=data.username, email=data.email)
     password_hash = await security.hash_password(data.password)
     try:
-        return await repository.add(
+        user = await repository.add(
             session, username=data.username, email=data.email, password_hash=password_hash
         )
     except IntegrityError:
         # Lost a race with a concurrent registration: name the field that was taken.
         await _raise_if_taken(session, username=data.username, email=data.email)
         raise
+    return signed_in(user, settings)
 
 
-async def login(session: AsyncSession, email: str, password: str) -> User:
+async def login(session: AsyncSession, email: str, password: str, settings: Settings) -> UserOut:
     user = await repository.get_by_email(session, email.lower())
     if user is None:
         await security.burn_verify(password)
         raise Unauthorized(BAD_CREDENTIALS, field="credentials")
     if not await security.verify_password(password, user.password_hash):
         raise Unauthorized(BAD_CREDENTIALS, field="credentials")
-    return user
+    return signed_in(user, settings)
 
 
-async def update(session: AsyncSession, user: User, data: UpdateUser) -> User:
+async def update(
+    session: AsyncSession, user: User, data: UpdateUser, settings: Settings
+) -> UserOut:
     given = data.model_dump(exclude_unset=True)
     if not given:
         raise Invalid("at least one field is required", field="user")
@@ -87,7 +91,7 @@ async def update(session: AsyncSession, user: User, data: UpdateUser) -> User:
         session, username=changes.get("username"), email=changes.get("email"), exclude_id=user_id
     )
     try:
-        return await repository.update_fields(session, user, changes)
+        updated = await repository.update_fields(session, user, changes)
     except IntegrityError:
         await _raise_if_taken(
             session,
@@ -96,3 +100,4 @@ async def update(session: AsyncSession, user: User, data: UpdateUser) -> User:
             exclude_id=user_id,
         )
         raise
+    return signed_in(updated, settings)

@@ -69,7 +69,7 @@ async def test_register_that_loses_the_race_is_invalid_naming_the_field(
 
     async with app.state.database.writer() as session:
         with pytest.raises(Invalid) as raised:
-            await service.register(session, data)
+            await service.register(session, data, app.state.settings)
         await _still_usable(session)
         count = await session.scalar(select(func.count()).select_from(User))
 
@@ -89,7 +89,7 @@ async def test_update_that_loses_the_race_is_invalid_and_changes_nothing(
         carol = await repository.get_by_username(session, "carol")
         assert carol is not None
         with pytest.raises(Invalid) as raised:
-            await service.update(session, carol, UpdateUser(username="bob"))
+            await service.update(session, carol, UpdateUser(username="bob"), app.state.settings)
         await _still_usable(session)
         await session.commit()
 

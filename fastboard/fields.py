@@ -1,10 +1,12 @@
-"""Constrained string types shared by the wire schemas."""
+"""Field types shared by the domains' wire schemas: what input is accepted, how values are
+written out."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, StringConstraints
+from pydantic import AfterValidator, EmailStr, PlainSerializer, StringConstraints
 
 
 def _no_nul(value: str) -> str:
@@ -29,6 +31,11 @@ def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("can't be blank")
     return value
+
+
+def _iso_millis(value: datetime) -> str:
+    # RealWorld clients expect e.g. 2024-05-01T12:00:00.000Z: fractional seconds and "Z".
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Username = Annotated[
@@ -62,3 +69,5 @@ TagName = Annotated[
     AfterValidator(_no_control_characters),
 ]
 MAX_TAGS = 10
+
+Timestamp = Annotated[datetime, PlainSerializer(_iso_millis, return_type=str)]
