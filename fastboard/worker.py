@@ -1,6 +1,6 @@
 """The Gunicorn worker class: Uvicorn on uvloop + httptools, tuned to sit behind NGINX.
 
-Use it as ``worker_class = "fastboard.worker.UvicornWorker"`` (``deploy/gunicorn.conf.py``).
+Use it as ``worker_class = "fastboard.worker.UvicornWorker"`` (``fastboard.gunicorn_conf``).
 ``uvicorn_worker.UvicornWorker`` already hands Gunicorn's ``keepalive``, ``timeout``,
 ``max_requests`` (with jitter) and ``forwarded_allow_ips`` to Uvicorn; this subclass pins
 the event loop and parser, derives Uvicorn's shutdown deadline from Gunicorn's, and
@@ -75,7 +75,7 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
         if self.cfg.keepalive <= NGINX_UPSTREAM_KEEPALIVE_TIMEOUT:
             self.log.warning(
                 "keepalive=%ss is not longer than NGINX's upstream keepalive_timeout (%ss): "
-                "expect sporadic 502s; deploy/gunicorn.conf.py sets a safe value",
+                "expect sporadic 502s; fastboard.gunicorn_conf sets a safe value",
                 self.cfg.keepalive,
                 NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
             )
