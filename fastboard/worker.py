@@ -80,6 +80,14 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
                 NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
             )
 
+    def run(self) -> None:
+        # Uvicorn gets the listening sockets themselves, not Gunicorn's wrappers: uvloop
+        # duplicates a real socket but adopts the descriptor of anything else, closes it
+        # when the server stops, and Gunicorn's close then fails ("Bad file descriptor").
+        listeners: list[Any] = self.sockets  # type: ignore[has-type]
+        self.sockets = [getattr(sock, "sock", sock) for sock in listeners]
+        super().run()
+
     def load_wsgi(self) -> None:
         super().load_wsgi()
         app: ASGIApp = self.wsgi  # type: ignore[has-type]

@@ -131,4 +131,5 @@ def test_ctrl_c_at_a_terminal_is_a_graceful_stop(tmp_path: Path) -> None:
     assert "Application shutdown complete." in text
     assert "Handling signal: int" not in text
     assert "SIGINT" not in text
+    assert "Bad file descriptor" not in text
     assert "Traceback" not in text
