@@ -12,27 +12,12 @@ from pathlib import Path
 import pytest
 
 from dev.nginx import nginx_command
-from dev.stack import free_port, http_ok, settings_env, wait_until
+from dev.stack import free_port, http_ok, wait_until
 from tests.stack.conftest import SECRET
 from tests.stack.processes import children, serving
+from tests.test_cli import fastboard, fastboard_env
 
 pytestmark = pytest.mark.stack
-
-
-def fastboard_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    return settings_env(**{"var_dir": str(tmp_path / "var"), "env": "test", **settings})
-
-
-def fastboard(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fastboard", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def migrated_sqlite(tmp_path: Path) -> dict[str, str]:
