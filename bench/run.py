@@ -39,7 +39,8 @@ import httpx
 from bench import database, machine, report, targets, wrk
 from bench.manifest import Manifest, plan_record
 from bench.seed import Dataset, SeedPlan, seed
-from fastboard import stack
+from dev import stack
+from dev.nginx import nginx_executable
 from fastboard.settings import Settings
 
 VAR_DIR = Path("var/bench")
@@ -330,7 +331,7 @@ def by_scenario(
 
 def environment(config: Config, manifest: Manifest) -> dict[str, Any]:
     return {
-        **machine.software(wrk=wrk.wrk_binary(), nginx=stack.nginx_executable() or "nginx"),
+        **machine.software(wrk=wrk.wrk_binary(), nginx=nginx_executable() or "nginx"),
         "postgresql": asyncio.run(database.server_version(config.database_url)),
         "config": {
             **asdict(config.load),

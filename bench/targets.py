@@ -1,8 +1,8 @@
 """The five servers under test, each a context manager that yields its base URL.
 
-Process handling is ``fastboard.stack``'s (spawn in its own process group, readiness
+Process handling is ``dev.stack``'s (spawn in its own process group, readiness
 polling, graceful stop, the NGINX rendering), so the benchmark starts exactly what
-``fastboard serve`` and ``fastboard stack`` start. Everything listens on 127.0.0.1 only,
+``fastboard serve`` and ``make stack`` start. Everything listens on 127.0.0.1 only,
 on a free port, and is stopped when the ``with`` block ends, also on error or Ctrl-C.
 """
 
@@ -15,7 +15,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastboard import stack
+from dev import stack
+from dev.nginx import UNLIMITED
+from fastboard.serve import gunicorn_command, gunicorn_env
 
 HOST = "127.0.0.1"
 BOOT_TIMEOUT = 60.0
@@ -55,12 +57,10 @@ def _running(
 def gunicorn_direct(
     app: str, name: str, env: Mapping[str, str], workdir: Path, workers: int
 ) -> Iterator[str]:
-    """deploy/gunicorn.conf.py with fastboard's worker class, bound to a loopback port."""
+    """fastboard.gunicorn_conf with fastboard's worker class, bound to a loopback port."""
     port = stack.free_port(HOST)
-    gunicorn_env = stack.gunicorn_env(bind=f"{HOST}:{port}", workers=workers, base=env)
-    with _running(
-        name, stack.gunicorn_command(app), gunicorn_env, workdir, f"http://{HOST}:{port}"
-    ) as url:
+    server_env = gunicorn_env(bind=f"{HOST}:{port}", workers=workers, base=env)
+    with _running(name, gunicorn_command(app), server_env, workdir, f"http://{HOST}:{port}") as url:
         yield url
 
 
@@ -76,15 +76,13 @@ def uvicorn_direct(env: Mapping[str, str], workdir: Path, workers: int) -> Itera
         "--timeout-keep-alive", "75", "--no-server-header", "--no-access-log",
         "--log-level", "warning",
     ]  # fmt: skip
-    with _running(
-        "uvicorn", command, stack.gunicorn_env(base=env), workdir, f"http://{HOST}:{port}"
-    ) as url:
+    with _running("uvicorn", command, env, workdir, f"http://{HOST}:{port}") as url:
         yield url
 
 
 @contextmanager
 def behind_nginx(env: Mapping[str, str], workdir: Path, workers: int) -> Iterator[str]:
-    """``fastboard stack``: NGINX on a loopback port → unix socket → Gunicorn.
+    """``make stack``: NGINX on a loopback port → unix socket → Gunicorn.
 
     Rate limits are lifted (every request comes from one address); everything else is
     the shipped configuration, access log included.
@@ -94,7 +92,7 @@ def behind_nginx(env: Mapping[str, str], workdir: Path, workers: int) -> Iterato
         port=stack.free_port(HOST),
         workers=workers,
         env=env,
-        limits=stack.UNLIMITED,
+        limits=UNLIMITED,
         log_to_files=True,
         boot_timeout=BOOT_TIMEOUT,
     )

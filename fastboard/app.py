@@ -17,7 +17,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from fastboard import health, metrics
@@ -32,6 +32,7 @@ from fastboard.logs import configure_logging
 from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
 from fastboard.profiles.router import router as profiles_router
+from fastboard.resources import web_root
 from fastboard.settings import Settings, get_settings
 from fastboard.users.router import router as users_router
 
@@ -117,6 +118,17 @@ def _install_docs(app: FastAPI) -> None:
         return page
 
 
+def _install_web(app: FastAPI) -> None:
+    """The landing page at / with its assets: the package's web/, which NGINX serves in
+    production, so the first page of the dev server is the product too."""
+    web = web_root()
+    app.mount("/assets", StaticFiles(directory=web / "assets"), name="web-assets")
+
+    @app.get("/", include_in_schema=False)
+    async def landing_page() -> FileResponse:
+        return FileResponse(web / "index.html")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Creates no engine and opens no connection: that happens per worker,
     on first use, after Gunicorn has forked."""
@@ -139,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     _install_docs(app)
+    _install_web(app)
 
     # First added is innermost: CORS, guards, request ids and metrics apply to hits too.
     install_read_cache(app, settings, app.state.database)

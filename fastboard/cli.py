@@ -1,7 +1,8 @@
-"""The ``fastboard`` command: migrate, serve, stack, check-config, nginx-conf.
+"""The ``fastboard`` command: migrate, serve, check-config, nginx-conf.
 
 ``serve`` replaces itself with Gunicorn (exec), so under systemd or in a container the
-Gunicorn master is the main process and receives TERM/HUP directly.
+Gunicorn master is the main process and receives TERM/HUP directly; at a terminal it
+stays as a parent that makes Ctrl-C a graceful stop (see fastboard.serve).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from fastboard import stack
+from fastboard import serve
+from fastboard.nginx_conf import NginxError, render_site_conf
+from fastboard.resources import web_root
 from fastboard.settings import Settings, get_settings
 
 EXIT_OK = 0
@@ -41,7 +44,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _migrated_once(settings: Settings, *, migrate: bool) -> dict[str, str]:
+def migrated_once(settings: Settings, *, migrate: bool) -> dict[str, str]:
     """Migrate here, once, and return an environment that keeps the workers from it:
     several workers migrating one database at the same moment is a race, the one
     production avoids with `fastboard migrate`."""
@@ -52,36 +55,46 @@ def _migrated_once(settings: Settings, *, migrate: bool) -> dict[str, str]:
     return dict(os.environ, FASTBOARD_MIGRATE_ON_START="false")
 
 
+def _workers(requested: int | None, settings: Settings) -> int | None:
+    """The worker count to run, saying so when SQLite makes more than one unwise."""
+    if not settings.is_sqlite:
+        return requested
+    configured = requested or _int_or_none(os.environ.get("FASTBOARD_WORKERS", ""))
+    if configured is None:
+        print(
+            "fastboard serve: one worker on SQLite, which lets one writer in at a time "
+            "(PostgreSQL for more; --workers N to insist)",
+            file=sys.stderr,
+        )
+        return 1
+    if configured > 1:
+        print(
+            f"fastboard serve: warning: {configured} workers on SQLite wait for each other "
+            "to write; use PostgreSQL for more than one",
+            file=sys.stderr,
+        )
+    return requested
+
+
+def _int_or_none(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings()  # refuse to exec Gunicorn with settings every worker would reject
-    env = stack.gunicorn_env(
+    settings = _settings()  # refuse to start Gunicorn with settings every worker would reject
+    env = serve.gunicorn_env(
         bind=args.bind,
-        workers=args.workers,
+        workers=_workers(args.workers, settings),
         metrics_dir=settings.var_dir / "metrics",
-        base=_migrated_once(settings, migrate=settings.should_migrate_on_start),
+        base=migrated_once(settings, migrate=settings.should_migrate_on_start),
     )
-    command = stack.gunicorn_command()
-    os.execve(command[0], command, env)  # noqa: S606 - fixed argv, no shell
-
-
-def cmd_stack(args: argparse.Namespace) -> int:
-    env = _migrated_once(_settings(), migrate=not args.no_migrate)
-    running = stack.start_stack(
-        workdir=args.workdir,
-        port=args.port,
-        workers=args.workers,
-        env=env,
-        web_root=args.web_root,
-        log_to_files=False,
-    )
-    print(
-        f"fastboard stack: {running.url} → NGINX → unix:{running.socket} → Gunicorn "
-        f"({args.workers} workers). NGINX logs in {running.workdir / 'logs'}. "
-        "Ctrl-C stops, HUP reloads.",
-        file=sys.stderr,
-        flush=True,
-    )
-    return stack.supervise(running, announce=sys.stderr)
+    command = serve.gunicorn_command()
+    if not serve.at_a_terminal():
+        serve.exec_gunicorn(command, env)
+    return serve.run_attached(command, env)
 
 
 def cmd_check_config(_args: argparse.Namespace) -> int:
@@ -101,10 +114,10 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
 
 
 def cmd_nginx_conf(args: argparse.Namespace) -> int:
-    site = stack.render_site_conf(
+    site = render_site_conf(
         listen=args.listen,
         upstream_socket=args.upstream_socket,
-        web_root=args.web_root,
+        web_root=args.web_root or web_root(),
         access_log=args.access_log,
         server_name=args.server_name,
     )
@@ -138,27 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("migrate", cmd_migrate, "upgrade the database schema to the newest migration")
 
-    serve = add("serve", cmd_serve, "run Gunicorn with Uvicorn workers (deploy/gunicorn.conf.py)")
-    serve.add_argument(
+    serving = add("serve", cmd_serve, "run Gunicorn with Uvicorn workers (fastboard.gunicorn_conf)")
+    serving.add_argument(
         "--bind", help="host:port or unix:/path (default: $FASTBOARD_BIND or 127.0.0.1:8000)"
     )
-    serve.add_argument(
-        "--workers", type=_positive_int, help="default: $FASTBOARD_WORKERS or 2 x cores + 1"
-    )
-
-    run_stack = add("stack", cmd_stack, "run NGINX in front of Gunicorn, as in production")
-    run_stack.add_argument(
-        "--port", type=_positive_int, default=8080, help="NGINX port on 127.0.0.1 (default 8080)"
-    )
-    run_stack.add_argument(
-        "--workers", type=_positive_int, default=2, help="Gunicorn workers (default 2)"
-    )
-    run_stack.add_argument(
-        "--workdir", type=Path, default=Path("var/stack"), help="default var/stack"
-    )
-    run_stack.add_argument("--web-root", type=Path, default=stack.WEB_ROOT, help=argparse.SUPPRESS)
-    run_stack.add_argument(
-        "--no-migrate", action="store_true", help="skip `migrate` before starting"
+    serving.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="default: $FASTBOARD_WORKERS, else 1 on SQLite and 2 x cores + 1 otherwise",
     )
 
     add(
@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     nginx.add_argument("--listen", default="80", help="NGINX listen directive value (default 80)")
     nginx.add_argument("--server-name", default="_", help="default: any host")
     nginx.add_argument("--upstream-socket", type=Path, default=Path("/run/fastboard/gunicorn.sock"))
-    nginx.add_argument("--web-root", type=Path, default=stack.WEB_ROOT)
+    nginx.add_argument(
+        "--web-root", type=Path, help="the pages NGINX serves (default: the package's web/)"
+    )
     nginx.add_argument("--access-log", default="/var/log/nginx/fastboard.access.log")
     nginx.add_argument("--output", type=Path, help="write here instead of standard output")
     return parser
@@ -183,6 +185,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _BadSettings as exc:
         print(f"fastboard: invalid settings:\n{exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    except (stack.StackError, stack.NginxError) as exc:
+    except NginxError as exc:
         print(f"fastboard: {exc}", file=sys.stderr)
         return EXIT_PROBLEM

@@ -1,23 +1,21 @@
-"""The NGINX configuration: rendered from the templates in ``deploy/nginx/``.
+"""fastboard's NGINX site, rendered from the template shipped in the package.
 
-One renderer for every place NGINX runs: ``fastboard nginx-conf`` (a site file for a
-server's conf.d/), ``fastboard stack``, the stack tests and the benchmark (a complete,
-unprivileged configuration in a work directory). Standard library only.
+``fastboard nginx-conf`` prints it for a server's conf.d/; the development stack
+(``dev/``), the stack tests and the benchmark include the very same text. Standard
+library only.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import pwd
 import re
-import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-NGINX_TEMPLATES = Path(__file__).resolve().parent.parent / "deploy" / "nginx"
+from fastboard import resources
+
+SITE_TEMPLATE = "nginx_site.conf"
 
 # NGINX closes an idle upstream connection after this long (``keepalive_timeout`` in the
 # ``upstream`` block). Gunicorn's keepalive must be longer, or a worker may close a
@@ -39,12 +37,6 @@ class RateLimits:
     general_burst: int = 40
     auth: str = "10r/m"
     auth_burst: int = 5
-
-
-# For load tests and benchmarks, which send everything from one loopback address.
-UNLIMITED = RateLimits(
-    general="100000r/s", general_burst=100_000, auth="100000r/s", auth_burst=100_000
-)
 
 
 def retry_after_seconds(rate: str) -> int:
@@ -78,9 +70,8 @@ def render_site_conf(
     server_name: str = "_",
 ) -> str:
     """The http-context site configuration: maps, rate-limit zones, upstream, server."""
-    template = (NGINX_TEMPLATES / "fastboard.conf").read_text()
     return fill(
-        template,
+        resources.template(SITE_TEMPLATE),
         {
             "listen": listen,
             "server_name": server_name,
@@ -96,87 +87,3 @@ def render_site_conf(
             "auth_retry_after": retry_after_seconds(limits.auth),
         },
     )
-
-
-def _user_directive() -> str:
-    if os.geteuid() != 0:
-        return "# Unprivileged: the workers run as the invoking user."
-    # A root master hands its workers to "nobody" unless told otherwise, and "nobody"
-    # cannot read a private work directory or connect to the Gunicorn socket in it.
-    return f"user {pwd.getpwuid(os.geteuid()).pw_name};"
-
-
-def render_nginx_conf(
-    *,
-    listen_port: int,
-    upstream_socket: Path,
-    web_root: Path,
-    workdir: Path,
-    limits: RateLimits = RateLimits(),
-    listen_host: str = "127.0.0.1",
-    worker_processes: int | str = "auto",
-) -> Path:
-    """Write a self-contained NGINX configuration into ``workdir``; returns ``nginx.conf``.
-
-    Everything NGINX writes stays in ``workdir`` (``logs/``, ``tmp/``, the pid file), so
-    it runs as any user. Start it with :func:`nginx_command`.
-    """
-    workdir = Path(workdir).absolute()
-    for sub in ("logs", "tmp"):
-        (workdir / sub).mkdir(parents=True, exist_ok=True)
-    site = render_site_conf(
-        listen=f"{listen_host}:{listen_port}",
-        upstream_socket=upstream_socket,
-        web_root=web_root,
-        access_log=str(workdir / "logs" / "access.log"),
-        limits=limits,
-    )
-    (workdir / "fastboard.conf").write_text(site)
-    main = fill(
-        (NGINX_TEMPLATES / "nginx.conf").read_text(),
-        {
-            "workdir": workdir,
-            "worker_processes": worker_processes,
-            "user_directive": _user_directive(),
-        },
-    )
-    conf = workdir / "nginx.conf"
-    conf.write_text(main)
-    return conf
-
-
-def nginx_executable() -> str | None:
-    """The nginx binary, also where an unprivileged PATH lacks the sbin directories."""
-    found = shutil.which("nginx")
-    if found:
-        return found
-    for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def nginx_command(conf: Path, nginx: str | None = None, *, test_only: bool = False) -> list[str]:
-    binary = nginx or nginx_executable()
-    if binary is None:
-        raise NginxError("nginx is not installed (Debian/Ubuntu: apt-get install nginx)")
-    workdir = Path(conf).parent
-    command = [
-        binary,
-        "-p",
-        str(workdir),
-        "-c",
-        str(conf),
-        "-e",
-        str(workdir / "logs" / "error.log"),
-    ]
-    return [*command, "-t", "-q"] if test_only else command
-
-
-def check_nginx_conf(conf: Path, nginx: str | None = None) -> None:
-    """``nginx -t``: raises with NGINX's own message when the configuration is invalid."""
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        nginx_command(conf, nginx, test_only=True), capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise NginxError(f"nginx rejected {conf}:\n{result.stderr.strip()}")

@@ -24,7 +24,7 @@ class Finding:
     detail: str
 
 
-def _masked(url: str) -> str:
+def masked_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -37,16 +37,16 @@ def effective_config(settings: Settings) -> dict[str, str]:
     )
     return {
         "env": settings.env,
-        "database_url": _masked(settings.database_url),
+        "database_url": masked_url(settings.database_url),
         "db_pool": f"size {settings.db_pool_size}, overflow {settings.db_max_overflow}, "
         f"timeout {settings.db_pool_timeout:g} s",
         "migrate_on_start": str(settings.should_migrate_on_start).lower(),
         "secret_key": secret,
-        "redis_url": _masked(settings.redis_url) if settings.redis_url else "not set",
+        "redis_url": masked_url(settings.redis_url) if settings.redis_url else "not set",
         "log_level": settings.log_level,
         "log_json": str(settings.json_logs).lower(),
         "var_dir": str(settings.var_dir),
-        # Read by deploy/gunicorn.conf.py, not by the app.
+        # Read by fastboard.gunicorn_conf, not by the app.
         "bind": os.environ.get("FASTBOARD_BIND", "127.0.0.1:8000 (default)"),
         "workers": os.environ.get("FASTBOARD_WORKERS", "2 x cores + 1 (default)"),
     }

@@ -1,6 +1,6 @@
 """The Gunicorn worker class: Uvicorn on uvloop + httptools, tuned to sit behind NGINX.
 
-Use it as ``worker_class = "fastboard.worker.UvicornWorker"`` (``deploy/gunicorn.conf.py``).
+Use it as ``worker_class = "fastboard.worker.UvicornWorker"`` (``fastboard.gunicorn_conf``).
 ``uvicorn_worker.UvicornWorker`` already hands Gunicorn's ``keepalive``, ``timeout``,
 ``max_requests`` (with jitter) and ``forwarded_allow_ips`` to Uvicorn; this subclass pins
 the event loop and parser, derives Uvicorn's shutdown deadline from Gunicorn's, and
@@ -75,10 +75,18 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
         if self.cfg.keepalive <= NGINX_UPSTREAM_KEEPALIVE_TIMEOUT:
             self.log.warning(
                 "keepalive=%ss is not longer than NGINX's upstream keepalive_timeout (%ss): "
-                "expect sporadic 502s; deploy/gunicorn.conf.py sets a safe value",
+                "expect sporadic 502s; fastboard.gunicorn_conf sets a safe value",
                 self.cfg.keepalive,
                 NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
             )
+
+    def run(self) -> None:
+        # Uvicorn gets the listening sockets themselves, not Gunicorn's wrappers: uvloop
+        # duplicates a real socket but adopts the descriptor of anything else, closes it
+        # when the server stops, and Gunicorn's close then fails ("Bad file descriptor").
+        listeners: list[Any] = self.sockets  # type: ignore[has-type]
+        self.sockets = [getattr(sock, "sock", sock) for sock in listeners]
+        super().run()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()

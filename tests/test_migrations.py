@@ -3,6 +3,8 @@ matches the models (what ``alembic check`` verifies)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,13 @@ def test_migration_history_is_linear(tmp_path: Path) -> None:
     assert len(script.get_heads()) == 1
     assert len(script.get_bases()) == 1
     assert all(not revision.is_merge_point for revision in revisions)
+
+
+def test_importing_the_app_loads_no_alembic() -> None:
+    """Each Gunicorn worker imports the app; Alembic, loaded only to migrate, would greet
+    every one of them with its plugin announcements."""
+    probe = "import sys, fastboard.app; print(sorted(m for m in sys.modules if 'alembic' in m))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

@@ -5,19 +5,19 @@
 #   make stack          NGINX on http://127.0.0.1:$(PORT) (8080) in front of Gunicorn (unix socket)
 #   make stack PORT=9000 WORKERS=4
 #
-# Both migrate the database once before any worker starts (see `fastboard --help`).
+# Both migrate the database once before any worker starts. `serve` is `fastboard serve`,
+# as on a server; `stack` is development tooling (dev/stack.py), run from the checkout.
 
 WORKERS ?=
 # The project's virtualenv: $(BIN) from the Makefile, else .venv/bin when used standalone
 # (make -f deploy/make/stack.mk …). Not $(PYTHON): that names the interpreter to create
 # the virtualenv with, which has none of the dependencies.
 STACK_BIN ?= $(if $(BIN),$(BIN),.venv/bin)
-FASTBOARD ?= $(STACK_BIN)/python -m fastboard
 
 .PHONY: serve stack
 
 serve: $(if $(BIN),install)
-	$(FASTBOARD) serve --bind 127.0.0.1:$(or $(PORT),8000) $(if $(WORKERS),--workers $(WORKERS))
+	$(STACK_BIN)/python -m fastboard serve --bind 127.0.0.1:$(or $(PORT),8000) $(if $(WORKERS),--workers $(WORKERS))
 
 stack: $(if $(BIN),install)
-	$(FASTBOARD) stack --port $(or $(PORT),8080) $(if $(WORKERS),--workers $(WORKERS))
+	$(STACK_BIN)/python -m dev.stack --port $(or $(PORT),8080) $(if $(WORKERS),--workers $(WORKERS))

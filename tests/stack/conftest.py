@@ -18,22 +18,17 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from dev.nginx import UNLIMITED, nginx_executable
+from dev.stack import RunningStack, free_port, settings_env, start_stack
 from fastboard.migrate import upgrade_to_head
+from fastboard.nginx_conf import RateLimits
 from fastboard.settings import Settings
-from fastboard.stack import (
-    UNLIMITED,
-    RateLimits,
-    RunningStack,
-    free_port,
-    nginx_executable,
-    settings_env,
-    start_stack,
-)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SECRET = "stack-test-secret-key-0123456789-abcdefghijklmnop"
@@ -128,6 +123,18 @@ def stack_env(
     return env
 
 
+def forget_redis_keys(redis_url: str | None, env: dict[str, str]) -> None:
+    """Delete what a stopped stack left in Redis: its cache entries expire, but the
+    generation counter never does, and every stack has a prefix of its own."""
+    prefix = env.get("FASTBOARD_REDIS_PREFIX")
+    if not redis_url or not prefix:
+        return
+    with Redis.from_url(redis_url, socket_timeout=5) as client:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
 StackFactory = Callable[..., RunningStack]
 
 
@@ -136,7 +143,7 @@ def make_stack(
     nginx: str, stack_database_url: str, redis_url: str | None, tmp_path: Path
 ) -> Iterator[StackFactory]:
     """Start a stack for one test; it is stopped (quickly) when the test ends."""
-    started: list[RunningStack] = []
+    started: list[tuple[RunningStack, dict[str, str]]] = []
 
     def make(
         *,
@@ -146,19 +153,21 @@ def make_stack(
         **env: str,
     ) -> RunningStack:
         workdir = tmp_path / f"stack{len(started)}"
-        running = start_stack(
-            workdir=workdir,
-            port=free_port(),
-            workers=workers,
-            env=stack_env(database_url or stack_database_url, workdir, redis_url, **env),
-            limits=limits,
-        )
-        started.append(running)
+        environment = stack_env(database_url or stack_database_url, workdir, redis_url, **env)
+        try:
+            running = start_stack(
+                workdir=workdir, port=free_port(), workers=workers, env=environment, limits=limits
+            )
+        except BaseException:
+            forget_redis_keys(redis_url, environment)
+            raise
+        started.append((running, environment))
         return running
 
     yield make
-    for running in started:
+    for running, environment in started:
         running.stop(graceful=False, timeout=15)
+        forget_redis_keys(redis_url, environment)
 
 
 @pytest.fixture(scope="module")
@@ -172,15 +181,15 @@ def shared_stack(
     (those tests register many users from one address); the production limits are
     tested on their own, against NGINX alone."""
     workdir = tmp_path_factory.mktemp("stack")
-    running = start_stack(
-        workdir=workdir,
-        port=free_port(),
-        workers=2,
-        env=stack_env(stack_database_url, workdir, redis_url),
-        limits=UNLIMITED,
-    )
-    yield running
-    running.stop(graceful=True, timeout=30)
+    environment = stack_env(stack_database_url, workdir, redis_url)
+    try:
+        running = start_stack(
+            workdir=workdir, port=free_port(), workers=2, env=environment, limits=UNLIMITED
+        )
+        yield running
+        running.stop(graceful=True, timeout=30)
+    finally:
+        forget_redis_keys(redis_url, environment)
 
 
 def app_log(stack: RunningStack) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Set
 from contextlib import contextmanager
 from pathlib import Path
 
-from fastboard.stack import http_ok, spawn, stop_process, wait_until
+from dev.stack import http_ok, spawn, stop_process, wait_until
 from tests.stack.waiting import until
 
 

@@ -1,7 +1,9 @@
-"""The ``fastboard`` command, run as an operator runs it: a subprocess with an environment."""
+"""``fastboard serve`` and ``fastboard nginx-conf`` with real servers: run as an operator
+runs them, a subprocess with an environment."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,72 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from fastboard.stack import (
-    free_port,
-    http_ok,
-    nginx_command,
-    settings_env,
-)
+from dev.nginx import nginx_command
+from dev.stack import free_port, http_ok, wait_until
 from tests.stack.conftest import SECRET
 from tests.stack.processes import children, serving
+from tests.test_cli import fastboard, fastboard_env
 
 pytestmark = pytest.mark.stack
 
 
-def fastboard_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    return settings_env(**{"var_dir": str(tmp_path / "var"), "env": "test", **settings})
-
-
-def fastboard(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fastboard", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_check_config_then_migrate_then_check_again(tmp_path: Path) -> None:
-    env = fastboard_env(tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/new.db")
-    before = fastboard("check-config", env=env, cwd=tmp_path)
-    assert before.returncode == 1
-    assert "FAIL  database:" in before.stdout
-    assert "run `fastboard migrate`" in before.stdout
-
-    migrated = fastboard("migrate", env=env, cwd=tmp_path)
-    assert migrated.returncode == 0, migrated.stderr
-
-    after = fastboard("check-config", env=env, cwd=tmp_path)
-    assert after.returncode == 0, after.stdout + after.stderr
-    assert "ok    migrations: at head" in after.stdout
-
-
-def test_check_config_hides_secrets_and_reports_a_database_it_cannot_reach(
-    tmp_path: Path,
-) -> None:
-    env = fastboard_env(
-        tmp_path,
-        secret_key=SECRET,
-        database_url=f"postgresql+asyncpg://app:hunter2-password@127.0.0.1:{free_port()}/x",
-        db_connect_timeout="2",
-    )
-    result = fastboard("check-config", env=env, cwd=tmp_path)
-    assert result.returncode == 1
-    assert "FAIL  database: unreachable" in result.stdout
-    assert "secret_key        set" in result.stdout
-    assert SECRET not in result.stdout
-    assert "hunter2-password" not in result.stdout
-
-
-def test_invalid_settings_exit_2_with_the_reason(tmp_path: Path) -> None:
-    env = fastboard_env(tmp_path, env="production")
-    for command in ("check-config", "migrate", "serve"):
-        result = fastboard(command, env=env, cwd=tmp_path)
-        assert result.returncode == 2, command
-        assert "FASTBOARD_SECRET_KEY must be set" in result.stderr
+def migrated_sqlite(tmp_path: Path) -> dict[str, str]:
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/serve.db"
+    env = fastboard_env(tmp_path, database_url=database_url, secret_key=SECRET)
+    assert fastboard("migrate", env=env, cwd=tmp_path).returncode == 0
+    return env
 
 
 def test_nginx_conf_for_a_server_is_accepted_by_nginx(nginx: str, tmp_path: Path) -> None:
@@ -106,9 +56,8 @@ def test_nginx_conf_for_a_server_is_accepted_by_nginx(nginx: str, tmp_path: Path
 
 
 def test_serve_becomes_the_gunicorn_master(tmp_path: Path) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path}/serve.db"
-    env = fastboard_env(tmp_path, database_url=database_url, secret_key=SECRET)
-    assert fastboard("migrate", env=env, cwd=tmp_path).returncode == 0
+    """Not at a terminal (systemd, containers): exec, so signals reach Gunicorn itself."""
+    env = migrated_sqlite(tmp_path)
     port = free_port()
     command = [sys.executable, "-m", "fastboard", "serve", "--bind", f"127.0.0.1:{port}"]
     with serving(
@@ -121,33 +70,51 @@ def test_serve_becomes_the_gunicorn_master(tmp_path: Path) -> None:
         env=env,
         cwd=tmp_path,
     ) as process:
-        # exec, not a child: signals sent to this pid reach Gunicorn itself.
         assert len(children(process.pid)) == 2
         # Multiprocess metrics by default, so /metrics adds up every worker's share.
         assert list((tmp_path / "var" / "metrics").glob("*.db"))
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=40) == 0
+    assert "warning: 2 workers on SQLite" in (tmp_path / "serve.log").read_text()
 
 
-def test_stack_serves_until_interrupted_then_stops_both_servers(nginx: str, tmp_path: Path) -> None:
-    env = fastboard_env(tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/stack.db")
+def test_ctrl_c_at_a_terminal_is_a_graceful_stop(tmp_path: Path) -> None:
+    """At a terminal, Ctrl-C sends SIGINT to the whole foreground process group. Gunicorn
+    would take it as its quick stop; `fastboard serve` keeps Gunicorn out of that group
+    and asks it for the graceful stop instead. On SQLite it starts one worker."""
+    env = migrated_sqlite(tmp_path)
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with serving(
-        [sys.executable, "-m", "fastboard", "stack", "--port", str(port), "--workers", "1"],
-        probe=f"{url}/api/articles",
-        output=tmp_path / "stack.log",
-        boot_timeout=60,
-        stop=signal.SIGTERM,
-        stop_timeout=10,
-        env=env,
-        cwd=tmp_path,
-    ) as process:
-        assert http_ok(f"{url}/")
-        servers = children(process.pid)
-        assert len(servers) == 2  # NGINX master and Gunicorn master
-        process.send_signal(signal.SIGINT)
+    log = tmp_path / "serve.log"
+    controller, terminal = os.openpty()
+    with log.open("wb") as output:
+        # Its own process group, as a shell gives a foreground job; the pty is its stdin.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fastboard", "serve", "--bind", f"127.0.0.1:{port}"],
+            env=env,
+            cwd=tmp_path,
+            stdin=terminal,
+            stdout=output,
+            stderr=output,
+            process_group=0,
+        )
+    os.close(terminal)
+    try:
+        ready = f"http://127.0.0.1:{port}/api/articles"
+        wait_until(lambda: http_ok(ready), timeout=60, watch=process, what="fastboard serve")
+        [master] = children(process.pid)
+        assert len(children(master)) == 1
+        os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         assert process.wait(timeout=60) == 0
-        assert not any(Path(f"/proc/{pid}").exists() for pid in servers)
-        assert not (tmp_path / "var" / "stack" / "gunicorn.sock").exists()
-        assert (tmp_path / "var" / "stack" / "nginx.conf").exists()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        os.close(controller)
+    text = log.read_text()
+    assert "one worker on SQLite" in text
+    assert "Handling signal: term" in text
+    assert "Application shutdown complete." in text
+    assert "Handling signal: int" not in text
+    assert "SIGINT" not in text
+    assert "Bad file descriptor" not in text
+    assert "Traceback" not in text

@@ -12,7 +12,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from fastboard.stack import RunningStack
+from dev.stack import RunningStack
 from tests.stack.conftest import app_log, nginx_log, register
 from tests.stack.waiting import until
 

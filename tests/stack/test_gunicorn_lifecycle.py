@@ -18,7 +18,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from fastboard.stack import RunningStack
+from dev.stack import RunningStack
 from tests.stack.conftest import StackFactory, app_errors, app_log
 from tests.stack.load import Load, Outcome
 from tests.stack.processes import children, wait_for_workers

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fastboard.stack import RunningStack
+from dev.stack import RunningStack
 from tests.stack.conftest import StackFactory, app_log
 from tests.stack.waiting import until
 

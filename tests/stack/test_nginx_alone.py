@@ -15,13 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fastboard.stack import (
-    WEB_ROOT,
-    RateLimits,
-    free_port,
-    nginx_command,
-    render_nginx_conf,
-)
+from dev.nginx import nginx_command, render_nginx_conf
+from dev.stack import free_port
+from fastboard.nginx_conf import RateLimits
+from fastboard.resources import web_root
 from tests.stack.processes import serving
 
 pytestmark = [pytest.mark.stack, pytest.mark.anyio]
@@ -35,7 +32,7 @@ def lone_nginx(nginx: str, tmp_path: Path) -> Iterator[str]:
     conf = render_nginx_conf(
         listen_port=port,
         upstream_socket=tmp_path / "nobody-listens-here.sock",
-        web_root=WEB_ROOT,
+        web_root=web_root(),
         workdir=tmp_path,
         limits=RateLimits(),  # the production defaults
     )
@@ -93,10 +90,17 @@ async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient) -> Non
 
 
 async def test_registration_shares_the_login_limit(client: httpx.AsyncClient) -> None:
-    statuses = Counter(
+    """One budget per address for both: sign-up attempts use up the logins too."""
+    registrations = Counter(
         [(await client.post("/api/users", json={"user": {}})).status_code for _ in range(12)]
     )
-    assert statuses[429] >= 6
+    assert registrations[429] >= 6
+    login = await client.post(
+        "/api/users/login", json={"user": {"email": "ada@example.org", "password": "guess"}}
+    )
+    # Never tried before, yet refused: the registrations spent its budget.
+    assert login.status_code == 429
+    assert login.json() == {"errors": {"body": ["too many requests, slow down"]}}
 
 
 async def test_api_is_rate_limited_but_probes_are_not(client: httpx.AsyncClient) -> None:

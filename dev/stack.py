@@ -1,13 +1,15 @@
-"""The production stack on one machine: NGINX in front of Gunicorn on a unix socket.
+"""The production stack on one machine, for development: NGINX in front of Gunicorn on a
+unix socket. ``make stack`` (``python -m dev.stack``), the stack tests and the benchmark
+start, watch and stop both servers through here, with the configuration the package ships
+(``fastboard.nginx_conf``, ``fastboard.gunicorn_conf``), so what they exercise is what ships.
 
-Starts, watches and stops both servers, with the configuration ``fastboard.nginx_conf``
-renders. ``fastboard stack``, the stack tests and the benchmark all go through here, so
-what they exercise is what ships. Standard library only: importing it loads neither the
-app nor any server.
+Development tooling, not part of the installed package: a server runs Gunicorn through
+``fastboard serve`` and its own NGINX with the site from ``fastboard nginx-conf``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -16,56 +18,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from fastboard.nginx_conf import (
-    NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
-    UNLIMITED,
-    NginxError,
-    RateLimits,
-    check_nginx_conf,
-    nginx_command,
-    nginx_executable,
-    render_nginx_conf,
-    render_site_conf,
-)
+from sqlalchemy.exc import ArgumentError
 
-# The renderer's names are part of this module's interface too: callers that run the
-# stack (the CLI, the tests, the benchmark) need only this module.
-__all__ = [
-    "GUNICORN_CONF",
-    "NGINX_UPSTREAM_KEEPALIVE_TIMEOUT",
-    "ROOT",
-    "UNLIMITED",
-    "WEB_ROOT",
-    "NginxError",
-    "RateLimits",
-    "RunningStack",
-    "StackError",
-    "check_nginx_conf",
-    "free_port",
-    "gunicorn_command",
-    "gunicorn_env",
-    "http_ok",
-    "nginx_command",
-    "nginx_executable",
-    "render_nginx_conf",
-    "render_site_conf",
-    "spawn",
-    "start_stack",
-    "stop_process",
-    "supervise",
-    "unix_socket_accepts",
-    "wait_until",
-]
-
-ROOT = Path(__file__).resolve().parent.parent
-DEPLOY_DIR = ROOT / "deploy"
-GUNICORN_CONF = DEPLOY_DIR / "gunicorn.conf.py"
-WEB_ROOT = ROOT / "web"
+from dev.nginx import check_nginx_conf, nginx_command, nginx_executable, render_nginx_conf
+from fastboard.cli import migrated_once
+from fastboard.nginx_conf import NginxError, RateLimits
+from fastboard.preflight import masked_url
+from fastboard.resources import web_root
+from fastboard.serve import gunicorn_command, gunicorn_env
+from fastboard.settings import get_settings
 
 # sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL.
 MAX_UNIX_SOCKET_PATH = 107
@@ -73,10 +39,6 @@ MAX_UNIX_SOCKET_PATH = 107
 
 class StackError(RuntimeError):
     """A server of the stack could not be started; the message says what to fix."""
-
-
-def gunicorn_command(app: str = "main:app") -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), app]
 
 
 def settings_env(**settings: str) -> dict[str, str]:
@@ -92,34 +54,6 @@ def settings_env(**settings: str) -> dict[str, str]:
         if not key.startswith("FASTBOARD_") and key != "PROMETHEUS_MULTIPROC_DIR"
     }
     env.update({f"FASTBOARD_{name.upper()}": value for name, value in settings.items()})
-    return env
-
-
-def gunicorn_env(
-    *,
-    bind: str | None = None,
-    workers: int | None = None,
-    metrics_dir: Path | None = None,
-    base: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The environment for Gunicorn: settings for deploy/gunicorn.conf.py and the app.
-
-    ``metrics_dir`` becomes PROMETHEUS_MULTIPROC_DIR unless the environment names one:
-    without it each worker would answer /metrics with only its own share of the figures.
-
-    The project root goes on PYTHONPATH (not ``--chdir``) so ``main:app`` imports from
-    anywhere while relative paths such as the SQLite file stay relative to the caller's
-    working directory, as they are for ``fastboard migrate``.
-    """
-    env = dict(os.environ if base is None else base)
-    if bind is not None:
-        env["FASTBOARD_BIND"] = bind
-    if workers is not None:
-        env["FASTBOARD_WORKERS"] = str(workers)
-    if metrics_dir is not None:
-        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir.absolute()))
-    paths = [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
 
 
@@ -230,7 +164,7 @@ def start_stack(
     port: int,
     workers: int,
     env: Mapping[str, str] | None = None,
-    web_root: Path = WEB_ROOT,
+    web: Path | None = None,
     limits: RateLimits = RateLimits(),
     log_to_files: bool = True,
     boot_timeout: float = 30.0,
@@ -248,7 +182,11 @@ def start_stack(
     sock.unlink(missing_ok=True)
     nginx = nginx_executable()
     conf = render_nginx_conf(
-        listen_port=port, upstream_socket=sock, web_root=web_root, workdir=workdir, limits=limits
+        listen_port=port,
+        upstream_socket=sock,
+        web_root=web or web_root(),
+        workdir=workdir,
+        limits=limits,
     )
     check_nginx_conf(conf, nginx)
     app_env = gunicorn_env(
@@ -284,20 +222,33 @@ def start_stack(
     return stack
 
 
-_ENV_FILE_KEYS = ("FASTBOARD_", "PROMETHEUS_MULTIPROC_DIR", "PYTHONPATH")
+_ENV_FILE_KEYS = ("FASTBOARD_", "PROMETHEUS_MULTIPROC_DIR")
 _SECRET_KEYS = ("FASTBOARD_SECRET_KEY",)
 
 
+def _shown(key: str, value: str) -> str:
+    """A setting as the env file may show it: URLs without their password."""
+    if not key.endswith("_URL"):
+        return value
+    try:
+        return masked_url(value)
+    except ArgumentError:
+        return "(not a URL; omitted)"
+
+
 def _write_env_file(path: Path, env: Mapping[str, str]) -> None:
-    """Record the settings Gunicorn ran with, secrets left out, for inspection."""
+    """Record the settings Gunicorn ran with, for inspection: secrets left out, passwords
+    in URLs masked, and readable by the owner only all the same."""
     lines = [
-        f"{key}={value}"
+        f"{key}={_shown(key, value)}"
         for key, value in sorted(env.items())
         if key.startswith(_ENV_FILE_KEYS) and key not in _SECRET_KEYS
     ]
-    path.write_text(
-        "# Environment of the Gunicorn master (secrets omitted)\n" + "\n".join(lines) + "\n"
-    )
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write("# Environment of the Gunicorn master (secrets omitted)\n")
+        file.write("\n".join(lines) + "\n")
 
 
 def supervise(stack: RunningStack, *, announce: IO[str] | None = None) -> int:
@@ -357,4 +308,41 @@ def _stop_in_order(stack: RunningStack, received: list[int]) -> int:
 
 def _say(stream: IO[str] | None, message: str) -> None:
     if stream is not None:
-        print(f"fastboard stack: {message}", file=stream, flush=True)
+        print(f"stack: {message}", file=stream, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``make stack``: migrate once, start both servers, supervise them until Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dev.stack", description="NGINX in front of Gunicorn, as in production."
+    )
+    parser.add_argument("--port", type=int, default=8080, help="NGINX port on 127.0.0.1")
+    parser.add_argument("--workers", type=int, default=2, help="Gunicorn workers (default 2)")
+    parser.add_argument("--workdir", type=Path, default=Path("var/stack"))
+    parser.add_argument("--no-migrate", action="store_true", help="skip the migration")
+    args = parser.parse_args(argv)
+
+    env = migrated_once(get_settings(), migrate=not args.no_migrate)
+    try:
+        running = start_stack(
+            workdir=args.workdir,
+            port=args.port,
+            workers=args.workers,
+            env=env,
+            log_to_files=False,
+        )
+    except (StackError, NginxError) as exc:
+        print(f"dev.stack: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"stack: {running.url} → NGINX → unix:{running.socket} → Gunicorn "
+        f"({args.workers} workers). NGINX logs in {running.workdir / 'logs'}. "
+        "Ctrl-C stops, HUP reloads.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return supervise(running, announce=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,5 @@
-"""deploy/gunicorn.conf.py, loaded the way Gunicorn loads it: every known name is set on
-a Gunicorn ``Config``, so Gunicorn's own validators check every value."""
+"""fastboard.gunicorn_conf, loaded afresh for each test as Gunicorn loads it: every known
+name is set on a Gunicorn ``Config``, so Gunicorn's own validators check every value."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from gunicorn.config import Config
 
 from fastboard.nginx_conf import NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
 from fastboard.settings import get_settings
-from fastboard.stack import GUNICORN_CONF
 from fastboard.worker import graceful_shutdown_seconds
 
 
@@ -25,7 +24,7 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[Config, dict[str,
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     try:
-        namespace = runpy.run_path(str(GUNICORN_CONF))
+        namespace = runpy.run_module("fastboard.gunicorn_conf")
     finally:
         # The file builds Settings from this test's environment; do not leave them cached.
         get_settings.cache_clear()
@@ -38,6 +37,8 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[Config, dict[str,
 
 def test_defaults_suit_running_behind_nginx(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg, _ = load(monkeypatch)
+    # The app factory, inside the package: an installed wheel serves from any directory.
+    assert cfg.wsgi_app == "fastboard.app:create_app()"
     assert cfg.worker_class_str == "fastboard.worker.UvicornWorker"
     assert cfg.workers == 2 * len(os.sched_getaffinity(0)) + 1
     assert cfg.address == [("127.0.0.1", 8000)]

@@ -1,7 +1,9 @@
-"""Gunicorn settings for fastboard: ``gunicorn -c deploy/gunicorn.conf.py main:app``.
+"""Gunicorn settings for fastboard: ``gunicorn -c python:fastboard.gunicorn_conf``.
 
-Every knob is an environment variable so systemd units, containers and the test stack
-share this one file. ``fastboard serve`` and ``fastboard stack`` run Gunicorn with it.
+A module of the package, so an installed wheel can serve; ``fastboard serve`` runs Gunicorn
+with it. Every knob is an environment variable, read when Gunicorn loads this module (as
+Gunicorn reads any configuration file), so systemd units, containers and the stack tests
+share this one file.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+from fastboard.logs import gunicorn_logconfig
+from fastboard.settings import get_settings
 
 
 def _int_env(name: str, default: int) -> int:
@@ -22,7 +27,8 @@ def _default_workers() -> int:
     return 2 * (cores or 1) + 1
 
 
-wsgi_app = "main:app"
+# The app factory, called in each worker after the fork (Gunicorn's "module:callable()").
+wsgi_app = "fastboard.app:create_app()"
 worker_class = "fastboard.worker.UvicornWorker"
 workers = _int_env("FASTBOARD_WORKERS", _default_workers())
 # "unix:/run/fastboard/gunicorn.sock" behind NGINX; "127.0.0.1:8000" alone. Comma-separated
@@ -85,16 +91,9 @@ errorlog = os.environ.get("FASTBOARD_ERROR_LOG", "-")
 accesslog = os.environ.get("FASTBOARD_ACCESS_LOG") or None
 pidfile = os.environ.get("FASTBOARD_PIDFILE") or None
 
-try:
-    from fastboard.logs import gunicorn_logconfig
-except ImportError:  # the server runs without fastboard's logging setup, just plainer
-    pass
-else:
-    from fastboard.settings import get_settings
-
-    # Invalid settings (say, production without a secret key) stop the master right here,
-    # before any worker is forked, with the validation message.
-    logconfig_dict = gunicorn_logconfig(get_settings())
+# Invalid settings (say, production without a secret key) stop the master right here,
+# before any worker is forked, with the validation message.
+logconfig_dict = gunicorn_logconfig(get_settings())
 
 
 def _multiprocess_dir() -> Path | None:
@@ -119,8 +118,6 @@ def child_exit(server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges, which would otherwise be reported forever."""
     if _multiprocess_dir() is None:
         return
-    try:
-        from prometheus_client import multiprocess
-    except ImportError:
-        return
+    from prometheus_client import multiprocess
+
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -1,0 +1,78 @@
+"""The NGINX site rendered from the packaged template, without running NGINX (the stack
+tests run it for real)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fastboard.nginx_conf import (
+    NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
+    NginxError,
+    RateLimits,
+    fill,
+    render_site_conf,
+    retry_after_seconds,
+)
+from fastboard.resources import web_root
+
+
+def site(**overrides: object) -> str:
+    values: dict[str, object] = {
+        "listen": "127.0.0.1:8080",
+        "upstream_socket": Path("/run/fastboard/gunicorn.sock"),
+        "web_root": web_root(),
+        "access_log": "/var/log/nginx/fastboard.access.log",
+        **overrides,
+    }
+    return render_site_conf(**values)  # type: ignore[arg-type]
+
+
+def test_every_placeholder_is_filled() -> None:
+    rendered = site()
+    assert re.search(r"\{\{\s*\w+\s*\}\}", rendered) is None
+    assert f"root {web_root()};" in rendered
+    assert f"keepalive_timeout {NGINX_UPSTREAM_KEEPALIVE_TIMEOUT}s;" in rendered
+
+
+def test_the_upstream_is_the_gunicorn_socket_listed_once_per_attempt() -> None:
+    servers = re.findall(r"^\s*server (\S+) max_fails=0", site(), flags=re.MULTILINE)
+    assert servers == ["unix:/run/fastboard/gunicorn.sock"] * 3
+
+
+def test_only_existing_endpoints_are_proxied() -> None:
+    """No location for an endpoint the app does not have (the old /api/live WebSocket)."""
+    proxied = re.findall(r"location (?:= )?(\S+) \{\s*(?:[^}]*?)proxy_pass", site())
+    assert sorted(proxied) == sorted(
+        ["/api/", "/api/users/login", "/api/users", "/docs", "/redoc", "/openapi.json",
+         "/health", "/ready", "/metrics"]
+    )  # fmt: skip
+    assert "/api/live" not in site()
+    assert "$http_upgrade" not in site()
+
+
+def test_rate_limits_and_their_retry_after_follow_the_limits_given() -> None:
+    rendered = site(limits=RateLimits(general="5r/s", general_burst=7, auth="3r/m", auth_burst=2))
+    assert "zone=fastboard_api:10m rate=5r/s;" in rendered
+    assert "zone=fastboard_auth:10m rate=3r/m;" in rendered
+    assert "burst=7 nodelay;" in rendered
+    assert "burst=2 nodelay;" in rendered
+    assert "/api/users/login      20;" in rendered
+
+
+@pytest.mark.parametrize(("rate", "seconds"), [("20r/s", 1), ("10r/m", 6), ("7r/m", 9)])
+def test_retry_after_is_one_token_of_the_zone(rate: str, seconds: int) -> None:
+    assert retry_after_seconds(rate) == seconds
+
+
+@pytest.mark.parametrize("rate", ["0r/s", "20/s", "fast", "10r/h"])
+def test_a_rate_nginx_would_not_take_is_refused(rate: str) -> None:
+    with pytest.raises(NginxError, match="not an NGINX rate"):
+        retry_after_seconds(rate)
+
+
+def test_a_placeholder_without_a_value_is_an_error() -> None:
+    with pytest.raises(NginxError, match="no value for placeholder"):
+        fill("listen {{listen}}; root {{web_root}};", {"listen": 80})
