@@ -8,8 +8,6 @@ import asyncio
 import os
 from dataclasses import dataclass
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 
 from fastboard.db import build_engine, sqlite_file
@@ -52,13 +50,22 @@ def effective_config(settings: Settings) -> dict[str, str]:
     }
 
 
+# Alembic is imported inside these two, as in fastboard.migrate: /ready uses them, and
+# importing the app must not load Alembic in every worker.
+
+
 def current_revisions(connection: Connection) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
     return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def head_revisions(settings: Settings) -> set[str]:
     """The newest migrations the code has (reads the migration scripts)."""
-    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+    config = alembic_config(settings)
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(config).get_heads())
 
 
 def migrations_finding(current: set[str], heads: set[str]) -> Finding:
