@@ -2,39 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import TypeVar
 
 import anyio.to_thread
 import jwt
+from anyio import CapacityLimiter
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from fastboard.settings import Settings
 
-_hasher = PasswordHash((Argon2Hasher(),))
+T = TypeVar("T")
+
+
+def argon2id() -> PasswordHash:
+    """Argon2id at OWASP's minimum: 19 MiB, 2 passes, 1 lane (libargon2 runs each lane in a
+    thread of its own, so more lanes would let one login take every core). Hashes made
+    with other parameters are upgraded at their next login."""
+    return PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19 * 1024, parallelism=1),))
+
+
+_hasher = argon2id()
 ALGORITHM = "HS256"
 
 
-async def hash_password(password: str) -> str:
-    # Argon2 is deliberately slow: keep it off the event loop.
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
+@cache
+def hashing_limiter(size: int) -> CapacityLimiter:
+    """The process's bound on concurrent hashes: a flood of logins waits here, off the
+    thread pool, instead of taking every thread and core from other requests."""
+    return CapacityLimiter(size)
 
 
-async def verify_password(password: str, password_hash: str) -> bool:
-    return await anyio.to_thread.run_sync(_hasher.verify, password, password_hash)
+async def _hashing(settings: Settings, work: Callable[[], T]) -> T:
+    # Argon2 is deliberately slow: keep it off the event loop, and few at a time.
+    limiter = hashing_limiter(settings.password_hash_concurrency)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
+
+
+async def hash_password(password: str, settings: Settings) -> str:
+    return await _hashing(settings, lambda: _hasher.hash(password))
+
+
+async def verify_and_update(
+    password: str, password_hash: str, settings: Settings
+) -> tuple[bool, str | None]:
+    """Whether ``password`` matches, and a new hash to store when ``password_hash`` was made
+    with other parameters than today's (None when it is current or the password is wrong)."""
+    return await _hashing(settings, lambda: _hasher.verify_and_update(password, password_hash))
 
 
 @cache
-def _dummy_hash() -> str:
-    return _hasher.hash("fastboard-timing-equaliser")
+def _dummy_hash(hasher: PasswordHash) -> str:
+    return hasher.hash("fastboard-timing-equaliser")
 
 
-async def burn_verify(password: str) -> None:
+async def burn_verify(password: str, settings: Settings) -> None:
     """Verify against a throwaway hash: an unknown email then costs the same time as a
     wrong password, so response timing does not reveal which emails are registered."""
-    dummy = await anyio.to_thread.run_sync(_dummy_hash)
-    await verify_password(password, dummy)
+    await _hashing(settings, lambda: _hasher.verify(password, _dummy_hash(_hasher)))
 
 
 def create_token(user_id: int, settings: Settings, *, now: datetime | None = None) -> str:
