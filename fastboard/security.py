@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TypeVar
 
-import anyio.to_thread
 import jwt
-from anyio import CapacityLimiter
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -29,17 +32,34 @@ _hasher = argon2id()
 ALGORITHM = "HS256"
 
 
+HASHING_THREAD = "fastboard-hashing"
+
+
 @cache
-def hashing_limiter(size: int) -> CapacityLimiter:
-    """The process's bound on concurrent hashes: a flood of logins waits here, off the
-    thread pool, instead of taking every thread and core from other requests."""
-    return CapacityLimiter(size)
+def hashing_threads(size: int, nice: int) -> ThreadPoolExecutor:
+    """The process's password hashing: at most ``size`` hashes at once, in threads of their
+    own that run ``nice`` below the event loop, made on first use (after Gunicorn forks).
+
+    A flood of logins waits in this queue, holding no thread of the shared pool, and Argon2
+    gets the CPU that requests being served leave idle instead of competing with them.
+    """
+    return ThreadPoolExecutor(
+        size, thread_name_prefix=HASHING_THREAD, initializer=_lower_priority, initargs=(nice,)
+    )
+
+
+def _lower_priority(nice: int) -> None:
+    # Linux keeps a nice value per thread; elsewhere it would slow the whole process. A
+    # sandbox that forbids it leaves hashing at normal priority rather than failing logins.
+    if sys.platform == "linux" and nice:
+        with suppress(OSError):
+            os.nice(nice)
 
 
 async def _hashing(settings: Settings, work: Callable[[], T]) -> T:
-    # Argon2 is deliberately slow: keep it off the event loop, and few at a time.
-    limiter = hashing_limiter(settings.password_hash_concurrency)
-    return await anyio.to_thread.run_sync(work, limiter=limiter)
+    # Argon2 is deliberately slow: off the event loop, few at a time, and last in line.
+    threads = hashing_threads(settings.password_hash_concurrency, settings.password_hash_nice)
+    return await asyncio.get_running_loop().run_in_executor(threads, work)
 
 
 async def hash_password(password: str, settings: Settings) -> str:
