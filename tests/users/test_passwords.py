@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -26,7 +26,7 @@ from sqlalchemy import update
 
 from fastboard import security
 from fastboard.app import create_app
-from fastboard.db import sqlite_file
+from fastboard.db import Database, sqlite_file
 from fastboard.settings import Settings
 from fastboard.users import repository
 from fastboard.users.models import User
@@ -36,6 +36,7 @@ from tests.users.conftest import StoredUser
 pytestmark = pytest.mark.anyio
 
 PASSWORD = "correct-horse"
+T = TypeVar("T")
 BAD_CREDENTIALS = {"errors": {"credentials": ["email or password is invalid"]}}
 
 
@@ -114,16 +115,16 @@ REQUESTS: dict[str, tuple[Request, int]] = {
 # No connection while hashing ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(REQUESTS))
-async def test_no_pooled_connection_is_held_while_a_password_hashes(
-    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch, name: str
-) -> None:
-    """Needs the app's own pool (``own_app``): it counts the connections checked out."""
+async def seen_while_hashing(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, name: str, look: Callable[[], T]
+) -> list[T]:
+    """Send request ``name`` (with alice registered) and return what ``look`` answered at
+    each hash or verification it made."""
     alice = await register(client, "alice", password=PASSWORD)
-    checked_out: list[int] = []
+    seen: list[T] = []
 
     def during() -> Iterator[None]:
-        checked_out.append(app.state.database.pool_status()["checkedout"])
+        seen.append(look())
         yield
 
     install(monkeypatch, during)
@@ -132,8 +133,22 @@ async def test_no_pooled_connection_is_held_while_a_password_hashes(
     response = await send(client, alice["token"])
 
     assert response.status_code == status, response.text
-    assert checked_out
-    assert set(checked_out) == {0}
+    assert seen
+    return seen
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+async def test_no_pooled_connection_is_held_while_a_password_hashes(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Needs the app's own pool (``own_app``): it counts the connections checked out."""
+
+    database: Database = app.state.database
+
+    def checked_out() -> int:
+        return database.pool_status()["checkedout"]
+
+    assert set(await seen_while_hashing(client, monkeypatch, name, checked_out)) == {0}
 
 
 @pytest.mark.parametrize("name", ["login", "unknown-email", "registration", "password-change"])
@@ -145,29 +160,19 @@ async def test_sqlite_write_lock_is_free_while_a_password_hashes(
         pytest.skip("SQLite only: PostgreSQL has no database-wide write lock")
     database = sqlite_file(settings.database_url)
     assert database is not None
-    alice = await register(client, "alice", password=PASSWORD)
-    took_lock: list[bool] = []
 
-    def during() -> Iterator[None]:
+    def can_take_write_lock() -> bool:
         other = sqlite3.connect(database, timeout=0, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")
             other.execute("ROLLBACK")
-            took_lock.append(True)
         except sqlite3.OperationalError:
-            took_lock.append(False)
+            return False
         finally:
             other.close()
-        yield
+        return True
 
-    install(monkeypatch, during)
-    send, status = REQUESTS[name]
-
-    response = await send(client, alice["token"])
-
-    assert response.status_code == status, response.text
-    assert took_lock
-    assert all(took_lock)
+    assert all(await seen_while_hashing(client, monkeypatch, name, can_take_write_lock))
 
 
 async def test_password_change_writes_everything_it_was_asked_to(
