@@ -270,6 +270,25 @@ def written_tables(session: AsyncSession) -> frozenset[str]:
     return frozenset(session.info.get(_WRITTEN, ()))
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """Give a session's connection back to the pool (on SQLite: its write lock too) before
+    slow work such as password hashing; its next statement begins a new transaction.
+
+    Only for a session that has written nothing: ending a transaction without writes stores
+    nothing, so the request's writes all still land in the one transaction the session
+    dependency commits. Loaded objects stay loaded (``expire_on_commit=False``).
+    """
+    if (
+        session.new
+        or session.dirty
+        or session.deleted
+        or written_tables(session)
+        or session.in_nested_transaction()
+    ):
+        raise RuntimeError("release_connection() on a session with writes in its transaction")
+    await session.commit()
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit when the endpoint succeeds, roll back otherwise."""
     database: Database = request.app.state.database

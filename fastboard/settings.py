@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # Anonymous reads are cached in Redis (when redis_url is set) for at most this long;
     # writes invalidate them sooner. 0 turns the cache off.
     cache_ttl_seconds: int = Field(default=60, ge=0)
+    # Password hashes (Argon2id) computed at once per worker; more logins wait their turn.
+    # Each takes a core and 19 MiB while it runs.
+    password_hash_concurrency: int = Field(default=1, ge=1)
+    # How much lower than request handling hashing runs (Linux thread nice value, added).
+    password_hash_nice: int = Field(default=10, ge=0, le=19)
     log_level: str = "INFO"
     log_json: bool | None = None
     cors_origins: list[str] = []

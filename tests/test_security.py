@@ -37,6 +37,10 @@ class RecordingHasher:
         self.threads.append(("verify", threading.get_ident()))
         return self.inner.verify(password, password_hash)
 
+    def verify_and_update(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        self.threads.append(("verify", threading.get_ident()))
+        return self.inner.verify_and_update(password, password_hash)
+
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> RecordingHasher:
@@ -53,24 +57,24 @@ def token_settings(tmp_path: Path) -> Settings:
 # Passwords ------------------------------------------------------------------------------
 
 
-async def test_hash_password_is_argon2id_and_verifies() -> None:
-    hashed = await security.hash_password("correct-horse")
+async def test_hash_password_is_argon2id_and_verifies(token_settings: Settings) -> None:
+    hashed = await security.hash_password("correct-horse", token_settings)
 
     assert hashed.startswith("$argon2id$")
     assert "correct-horse" not in hashed
-    assert await security.verify_password("correct-horse", hashed) is True
-    assert await security.verify_password("wrong-horse", hashed) is False
+    assert await security.verify_and_update("correct-horse", hashed, token_settings) == (True, None)
+    assert await security.verify_and_update("wrong-horse", hashed, token_settings) == (False, None)
 
 
-async def test_hashing_the_same_password_twice_is_salted() -> None:
-    first = await security.hash_password("correct-horse")
-    second = await security.hash_password("correct-horse")
+async def test_hashing_the_same_password_twice_is_salted(token_settings: Settings) -> None:
+    first = await security.hash_password("correct-horse", token_settings)
+    second = await security.hash_password("correct-horse", token_settings)
 
     assert first != second
 
 
 async def test_registration_stores_an_argon2id_hash(
-    client: httpx.AsyncClient, app: FastAPI
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
     await register(client, "alice", password="correct-horse")
 
@@ -80,14 +84,16 @@ async def test_registration_stores_an_argon2id_hash(
     assert stored is not None
     assert stored.startswith("$argon2id$")
     assert "correct-horse" not in stored
-    assert await security.verify_password("correct-horse", stored)
+    assert await security.verify_and_update("correct-horse", stored, settings) == (True, None)
 
 
-async def test_hash_and_verify_run_in_a_worker_thread(recorder: RecordingHasher) -> None:
+async def test_hash_and_verify_run_in_a_worker_thread(
+    recorder: RecordingHasher, token_settings: Settings
+) -> None:
     loop_thread = threading.get_ident()
 
-    hashed = await security.hash_password("correct-horse")
-    await security.verify_password("correct-horse", hashed)
+    hashed = await security.hash_password("correct-horse", token_settings)
+    await security.verify_and_update("correct-horse", hashed, token_settings)
 
     assert [name for name, _ in recorder.threads] == ["hash", "verify"]
     assert all(thread != loop_thread for _, thread in recorder.threads)
@@ -107,7 +113,7 @@ async def test_register_and_login_hash_off_the_event_loop(
     assert all(thread != loop_thread for _, thread in recorder.threads)
 
 
-async def test_event_loop_keeps_running_while_a_password_hashes() -> None:
+async def test_event_loop_keeps_running_while_a_password_hashes(token_settings: Settings) -> None:
     ticks = 0
 
     async def tick() -> None:
@@ -118,7 +124,7 @@ async def test_event_loop_keeps_running_while_a_password_hashes() -> None:
 
     ticker = asyncio.create_task(tick())
     try:
-        await security.hash_password("correct-horse")
+        await security.hash_password("correct-horse", token_settings)
         during = ticks
     finally:
         ticker.cancel()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.users.models import User
@@ -60,3 +60,13 @@ async def update_fields(session: AsyncSession, user: User, changes: dict[str, An
         for name, value in changes.items():
             setattr(user, name, value)
     return user
+
+
+async def replace_password_hash(session: AsyncSession, user: User, new_hash: str) -> None:
+    """Store ``new_hash`` only if the row still holds the hash ``user`` was read with: a
+    rehash computed outside the transaction must never undo a concurrent password change."""
+    await session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == user.password_hash)
+        .values(password_hash=new_hash)
+    )

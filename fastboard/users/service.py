@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard import security
+from fastboard.db import release_connection
 from fastboard.errors import Invalid, Unauthorized
 from fastboard.settings import Settings
 from fastboard.users import repository
@@ -45,8 +46,9 @@ def _taken_error(taken: set[str]) -> Invalid:
 
 
 async def register(session: AsyncSession, data: NewUser, settings: Settings) -> UserOut:
+    # Hash before the first statement: the transaction holds no connection meanwhile.
+    password_hash = await security.hash_password(data.password, settings)
     await _raise_if_taken(session, username=data.username, email=data.email)
-    password_hash = await security.hash_password(data.password)
     try:
         user = await repository.add(
             session, username=data.username, email=data.email, password_hash=password_hash
@@ -60,11 +62,16 @@ async def register(session: AsyncSession, data: NewUser, settings: Settings) -> 
 
 async def login(session: AsyncSession, email: str, password: str, settings: Settings) -> UserOut:
     user = await repository.get_by_email(session, email.lower())
+    await release_connection(session)
     if user is None:
-        await security.burn_verify(password)
+        await security.burn_verify(password, settings)
         raise Unauthorized(BAD_CREDENTIALS, field="credentials")
-    if not await security.verify_password(password, user.password_hash):
+    valid, rehashed = await security.verify_and_update(password, user.password_hash, settings)
+    if not valid:
         raise Unauthorized(BAD_CREDENTIALS, field="credentials")
+    if rehashed is not None:
+        # Made with older parameters: store today's, unless the password changed meanwhile.
+        await repository.replace_password_hash(session, user, rehashed)
     return signed_in(user, settings)
 
 
@@ -83,7 +90,9 @@ async def update(
     if "image" in given:
         changes["image"] = given["image"] or None
     if given.get("password"):
-        changes["password_hash"] = await security.hash_password(given["password"])
+        # The user was read to authenticate the request; nothing is written yet.
+        await release_connection(session)
+        changes["password_hash"] = await security.hash_password(given["password"], settings)
     # Read before the savepoint: rolling it back expires `user`, and reloading an expired
     # attribute is lazy IO, which fails under asyncio.
     user_id = user.id
