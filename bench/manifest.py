@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.seed import Dataset, SeedPlan
 
+ROWS_CHANGED = "the database's rows changed"
 # Tokens live 7 days (FASTBOARD_JWT_TTL_SECONDS default); reseed well before that.
 MAX_AGE_SECONDS = 5 * 24 * 3600
 
@@ -60,7 +61,7 @@ class Manifest:
         if time.time() - self.created_at > MAX_AGE_SECONDS:
             return "tokens are about to expire"
         if self.counts != counts:
-            return "the database's rows changed"
+            return ROWS_CHANGED
         return None
 
 
