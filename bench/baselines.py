@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,54 +115,47 @@ def bare_app() -> BareApp:
     return BareApp(load_answers())
 
 
+# (method, path, kind) of every route the floor serves, in the order fastboard's router
+# tries them (/api/articles/feed before /api/articles/{slug}).
+ROUTES = (
+    ("GET", "/health", "health"),
+    ("GET", "/api/tags", "tags"),
+    ("GET", "/api/articles/feed", "feed"),
+    ("GET", "/api/articles/{slug}", "article"),
+    ("GET", "/api/articles/{slug}/comments", "comments"),
+    ("POST", "/api/articles/{slug}/comments", "comment_create"),
+    ("POST", "/api/articles/{slug}/favorite", "favorite"),
+    ("DELETE", "/api/articles/{slug}/favorite", "unfavorite"),
+    ("POST", "/api/users/login", "login"),
+)
+
+
+def _replying(answer: Answer, slug: bool) -> Callable[..., Awaitable[Response]]:
+    """A route handler that sends ``answer``; ``slug``: it takes the path's slug, as
+    fastboard's handlers do (FastAPI then extracts and validates it)."""
+
+    def respond() -> Response:
+        return Response(answer.body, status_code=answer.status, media_type="application/json")
+
+    async def with_slug(slug: str) -> Response:
+        return respond()
+
+    async def without() -> Response:
+        return respond()
+
+    return with_slug if slug else without
+
+
 def fastapi_app() -> FastAPI:
     """The routes of fastboard the scenarios use, each returning its pre-rendered bytes."""
     answers = load_answers()
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
-    def reply(kind: str) -> Response:
-        answer = answers[kind]
-        return Response(answer.body, status_code=answer.status, media_type="application/json")
-
-    @app.get("/health")
-    async def health() -> Response:
-        return reply("health")
-
-    @app.get("/api/tags")
-    async def tags() -> Response:
-        return reply("tags")
-
     @app.get("/api/articles")
     async def articles(request: Request) -> Response:
-        signed_in = "authorization" in request.headers
-        return reply("articles_signed_in" if signed_in else "articles")
+        answer = answers["articles_signed_in" if "authorization" in request.headers else "articles"]
+        return Response(answer.body, status_code=answer.status, media_type="application/json")
 
-    @app.get("/api/articles/feed")
-    async def feed() -> Response:
-        return reply("feed")
-
-    @app.get("/api/articles/{slug}")
-    async def article(slug: str) -> Response:
-        return reply("article")
-
-    @app.get("/api/articles/{slug}/comments")
-    async def comments(slug: str) -> Response:
-        return reply("comments")
-
-    @app.post("/api/articles/{slug}/comments")
-    async def comment(slug: str) -> Response:
-        return reply("comment_create")
-
-    @app.post("/api/articles/{slug}/favorite")
-    async def favorite(slug: str) -> Response:
-        return reply("favorite")
-
-    @app.delete("/api/articles/{slug}/favorite")
-    async def unfavorite(slug: str) -> Response:
-        return reply("unfavorite")
-
-    @app.post("/api/users/login")
-    async def login() -> Response:
-        return reply("login")
-
+    for method, path, kind in ROUTES:
+        app.add_api_route(path, _replying(answers[kind], "{slug}" in path), methods=[method])
     return app

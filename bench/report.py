@@ -130,8 +130,7 @@ def verdicts(measurements: Sequence[Measurement], *, noisy: float) -> list[Verdi
     return [
         *_first_targets(measurements, noisy),
         *_shares_of_floor(measurements, noisy),
-        *_signed_in(measurements, noisy),
-        *_mixed(measurements, noisy),
+        *_relative(measurements, noisy),
         *_login_flood(measurements, noisy),
     ]
 
@@ -169,55 +168,63 @@ def _first_targets(measurements: Sequence[Measurement], noisy: float) -> list[Ve
     return out
 
 
+def _at_least(
+    requirement: str,
+    part: Measurement | None,
+    whole: Measurement | None,
+    least: float,
+    noisy: float,
+) -> list[Verdict]:
+    """``part``'s 2xx/s at least ``least`` times ``whole``'s, neither with errors; no
+    verdict when either was not measured in this run."""
+    if part is None or whole is None or not whole.result.ok_rps:
+        return []
+    ratio = part.result.ok_rps / whole.result.ok_rps
+    shown = f"{ratio:.2f}x" if least > 1 else f"{ratio:.1%}"
+    return [
+        Verdict(
+            requirement,
+            ratio >= least and not part.result.errors and not whole.result.errors,
+            f"{_figures(part.result)} = {shown} of {_figures(whole.result)}",
+            _conclusive(noisy, part, whole),
+        )
+    ]
+
+
 def _shares_of_floor(measurements: Sequence[Measurement], noisy: float) -> list[Verdict]:
     out: list[Verdict] = []
     for name, share in SHARE_OF_FLOOR.items():
-        app = find(measurements, "gunicorn", name, "off")
-        floor = find(measurements, FLOOR, name)
-        if app is None or floor is None or not floor.result.ok_rps:
-            continue
-        ratio = app.result.ok_rps / floor.result.ok_rps
-        out.append(
-            Verdict(
-                f"{name} on (4), cache off, >= {share:.0%} of (2)",
-                ratio >= share and not app.result.errors,
-                f"{_figures(app.result)} = {ratio:.1%} of (2) {floor.result.ok_rps:.0f} req/s",
-                _conclusive(noisy, app, floor),
-            )
+        out += _at_least(
+            f"{name} on (4), cache off, >= {share:.0%} of (2)",
+            find(measurements, "gunicorn", name, "off"),
+            find(measurements, FLOOR, name),
+            share,
+            noisy,
         )
     return out
 
 
-def _signed_in(measurements: Sequence[Measurement], noisy: float) -> list[Verdict]:
-    signed = find(measurements, "gunicorn", "articles_signed_in", "off")
-    anonymous = find(measurements, "gunicorn", "articles", "off")
-    if signed is None or anonymous is None or not anonymous.result.ok_rps:
-        return []
-    ratio = signed.result.ok_rps / anonymous.result.ok_rps
-    return [
-        Verdict(
+def _relative(measurements: Sequence[Measurement], noisy: float) -> list[Verdict]:
+    """The targets stated as one fastboard measurement over another in the same run."""
+    out: list[Verdict] = []
+    for requirement, part, whole, least in (
+        (
             f"signed-in list on (4), cache off, >= {SIGNED_IN_SHARE:.0%} of the anonymous list",
-            ratio >= SIGNED_IN_SHARE and not signed.result.errors,
-            f"{_figures(signed.result)} = {ratio:.1%} of {anonymous.result.ok_rps:.0f} req/s",
-            _conclusive(noisy, signed, anonymous),
-        )
-    ]
-
-
-def _mixed(measurements: Sequence[Measurement], noisy: float) -> list[Verdict]:
-    cached = find(measurements, "nginx", "mixed", "on")
-    uncached = find(measurements, "nginx", "mixed", "off")
-    if cached is None or uncached is None or not uncached.result.ok_rps:
-        return []
-    gain = cached.result.ok_rps / uncached.result.ok_rps
-    return [
-        Verdict(
+            ("gunicorn", "articles_signed_in", "off"),
+            ("gunicorn", "articles", "off"),
+            SIGNED_IN_SHARE,
+        ),
+        (
             f"mixed through NGINX, cache on >= {MIXED_CACHE_GAIN:.0f}x cache off",
-            gain >= MIXED_CACHE_GAIN and not cached.result.errors and not uncached.result.errors,
-            f"on: {_figures(cached.result)}; off: {_figures(uncached.result)}; {gain:.2f}x",
-            _conclusive(noisy, cached, uncached),
+            ("nginx", "mixed", "on"),
+            ("nginx", "mixed", "off"),
+            MIXED_CACHE_GAIN,
+        ),
+    ):
+        out += _at_least(
+            requirement, find(measurements, *part), find(measurements, *whole), least, noisy
         )
-    ]
+    return out
 
 
 def _login_flood(measurements: Sequence[Measurement], noisy: float) -> list[Verdict]:
