@@ -11,7 +11,9 @@ from fastboard.migrate import alembic_config, upgrade_to_head
 from fastboard.settings import Settings
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-SEEDED_TABLES = ("users", "articles", "tags", "article_tags", "follows", "favorites")
+SEEDED_TABLES = (
+    "users", "articles", "tags", "article_tags", "follows", "favorites", "comments",
+)  # fmt: skip
 
 
 def checked_name(name: str) -> str:

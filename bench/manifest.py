@@ -1,10 +1,11 @@
 """The record of a seeded benchmark database, so the next run can skip seeding.
 
-Seeding through the API takes minutes (Argon2 per user, one request per article, follow
-and favorite). ``var/bench/dataset.json`` keeps what the load scenarios need (tokens,
-slugs), the secret key the tokens are signed with, the seed plan and the row counts. A
-run reuses the database when all of these still match; ``BENCH_RESEED=1`` forces a new
-seed. The key signs tokens for this throwaway database only.
+Seeding through the API takes minutes (Argon2 per user, one request per article, follow,
+favorite and comment). ``var/bench/dataset.json`` keeps what the load scenarios need
+(users with their tokens and emails, the password, slugs, the articles with comments, the
+pairs left unfavorited), the secret key the tokens are signed with, the seed plan and the
+row counts. A run reuses the database when all of these still match; ``BENCH_RESEED=1``
+forces a new seed. The key signs tokens for this throwaway database only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from bench.seed import Dataset, SeedPlan
 
+ROWS_CHANGED = "the database's rows changed"
 # Tokens live 7 days (FASTBOARD_JWT_TTL_SECONDS default); reseed well before that.
 MAX_AGE_SECONDS = 5 * 24 * 3600
 
@@ -60,7 +62,7 @@ class Manifest:
         if time.time() - self.created_at > MAX_AGE_SECONDS:
             return "tokens are about to expire"
         if self.counts != counts:
-            return "the database's rows changed"
+            return ROWS_CHANGED
         return None
 
 

@@ -1,4 +1,5 @@
-"""Seed a running fastboard through its HTTP API: users, articles with tags, follows, favorites.
+"""Seed a running fastboard through its HTTP API: users, articles with tags, follows,
+favorites and comments.
 
 Everything goes through the public API, as real clients would create it, so the data has
 the shape the application itself produces (slugs, counters, tag links). Registration hashes
@@ -46,13 +47,22 @@ class SeedPlan:
     articles: int = 3000
     follows_per_user: tuple[int, int] = (5, 25)
     favorites: int = 6000
+    comments: int = 3000  # on every COMMENTED_EVERY-th article, at least one each
     concurrency: int = 16
     random_seed: int = 42
+
+
+# Every seeded user's password: the login scenario signs them in with it.
+PASSWORD = "bench-pass-1"  # noqa: S105 - throwaway benchmark accounts
+COMMENTED_EVERY = 5
+# (user, article) pairs left unfavorited, for the write scenarios to favorite and undo.
+FREE_FAVORITES = 1000
 
 
 @dataclass(slots=True)
 class SeededUser:
     username: str
+    email: str
     token: str
     follows: int = 0
 
@@ -63,8 +73,14 @@ class Dataset:
 
     users: list[SeededUser] = field(default_factory=list)
     slugs: list[str] = field(default_factory=list)
+    password: str = PASSWORD
     follows: int = 0
     favorites: int = 0
+    # (username, slug) pairs that are not favorited: a write scenario may favorite them,
+    # and unfavoriting every one of them afterwards restores the data set exactly.
+    free_favorites: list[tuple[str, str]] = field(default_factory=list)
+    commented: list[str] = field(default_factory=list)  # slugs of articles with comments
+    comments: int = 0
     seconds: float = 0.0
 
     def feed_tokens(self, count: int) -> list[str]:
@@ -80,14 +96,15 @@ class Dataset:
     def from_dict(cls, data: dict[str, Any]) -> Dataset:
         fields = dict(data)
         users = [SeededUser(**user) for user in fields.pop("users")]
-        return cls(users=users, **fields)
+        free = [(user, slug) for user, slug in fields.pop("free_favorites")]
+        return cls(users=users, free_favorites=free, **fields)
 
 
 class SeedError(RuntimeError):
     pass
 
 
-async def _bounded(jobs: Sequence[Callable[[], Awaitable[T]]], concurrency: int) -> list[T]:
+async def bounded(jobs: Sequence[Callable[[], Awaitable[T]]], concurrency: int) -> list[T]:
     """Run ``jobs`` with at most ``concurrency`` in flight; the first failure cancels the rest."""
     gate = asyncio.Semaphore(concurrency)
 
@@ -130,13 +147,14 @@ async def _register(client: httpx.AsyncClient, plan: SeedPlan) -> list[SeededUse
     def job(number: int) -> Callable[[], Awaitable[SeededUser]]:
         async def register() -> SeededUser:
             name = f"bench{number:04d}"
-            user = {"username": name, "email": f"{name}@bench.example", "password": "bench-pass-1"}
+            email = f"{name}@bench.example"
+            user = {"username": name, "email": email, "password": PASSWORD}
             answer = await _post(client, "/api/users", {"user": user})
-            return SeededUser(username=name, token=answer["user"]["token"])
+            return SeededUser(username=name, email=email, token=answer["user"]["token"])
 
         return register
 
-    return await _bounded([job(n) for n in range(plan.users)], plan.concurrency)
+    return await bounded([job(n) for n in range(plan.users)], plan.concurrency)
 
 
 async def _publish(
@@ -157,7 +175,7 @@ async def _publish(
         return publish
 
     jobs = [job(number, author) for number, author in enumerate(authors)]
-    return await _bounded(jobs, plan.concurrency)
+    return await bounded(jobs, plan.concurrency)
 
 
 async def _follow(
@@ -171,7 +189,7 @@ async def _follow(
         for target in targets:
             path = f"/api/profiles/{target.username}/follow"
             jobs.append(partial(_post, client, path, token=user.token))
-    await _bounded(jobs, plan.concurrency)
+    await bounded(jobs, plan.concurrency)
     return len(jobs)
 
 
@@ -181,9 +199,11 @@ async def _favorite(
     users: list[SeededUser],
     slugs: list[str],
     rng: random.Random,
-) -> int:
+) -> tuple[int, list[tuple[str, str]]]:
+    """Favorite ``plan.favorites`` random pairs; returns how many, and pairs left free."""
     pairs: set[tuple[int, int]] = set()
-    wanted = min(plan.favorites, len(users) * len(slugs))
+    everything = len(users) * len(slugs)
+    wanted = min(plan.favorites, everything)
     while len(pairs) < wanted:
         pairs.add((rng.randrange(len(users)), rng.randrange(len(slugs))))
     jobs: list[Callable[[], Awaitable[dict[str, Any]]]] = []
@@ -191,8 +211,37 @@ async def _favorite(
         path = f"/api/articles/{slugs[slug_index]}/favorite"
         token = users[user_index].token
         jobs.append(partial(_post, client, path, token=token))
-    await _bounded(jobs, plan.concurrency)
-    return len(jobs)
+    await bounded(jobs, plan.concurrency)
+    free: dict[tuple[int, int], None] = {}
+    while len(free) < min(FREE_FAVORITES, everything - len(pairs)):
+        pair = (rng.randrange(len(users)), rng.randrange(len(slugs)))
+        if pair not in pairs:
+            free[pair] = None
+    return len(jobs), [(users[u].username, slugs[a]) for u, a in free]
+
+
+async def _comment(
+    client: httpx.AsyncClient,
+    plan: SeedPlan,
+    users: list[SeededUser],
+    slugs: list[str],
+    rng: random.Random,
+) -> list[str]:
+    """``plan.comments`` comments by random users: at least one on every
+    ``COMMENTED_EVERY``-th article, the rest spread over the same articles at random."""
+    commented = slugs[::COMMENTED_EVERY] if plan.comments else []
+    if not commented:
+        return []
+    targets = commented[: plan.comments] + rng.choices(
+        commented, k=max(0, plan.comments - len(commented))
+    )
+    jobs: list[Callable[[], Awaitable[dict[str, Any]]]] = []
+    for slug in targets:
+        body = {"comment": {"body": _sentence(rng, 4, 30) + "."}}
+        token = rng.choice(users).token
+        jobs.append(partial(_post, client, f"/api/articles/{slug}/comments", body, token))
+    await bounded(jobs, plan.concurrency)
+    return commented[: len(targets)]
 
 
 async def seed(base_url: str, plan: SeedPlan, *, say: Callable[[str], None] = print) -> Dataset:
@@ -207,13 +256,21 @@ async def seed(base_url: str, plan: SeedPlan, *, say: Callable[[str], None] = pr
         say(f"  {len(slugs)} articles published ({time.perf_counter() - started:.1f}s)")
         follows = await _follow(client, plan, users, rng)
         say(f"  {follows} follows ({time.perf_counter() - started:.1f}s)")
-        favorites = await _favorite(client, plan, users, slugs, rng)
+        favorites, free = await _favorite(client, plan, users, slugs, rng)
         say(f"  {favorites} favorites ({time.perf_counter() - started:.1f}s)")
+        commented = await _comment(client, plan, users, slugs, rng)
+        say(
+            f"  {plan.comments} comments on {len(commented)} articles "
+            f"({time.perf_counter() - started:.1f}s)"
+        )
     return Dataset(
         users=users,
         slugs=slugs,
         follows=follows,
         favorites=favorites,
+        free_favorites=free,
+        commented=commented,
+        comments=plan.comments if commented else 0,
         seconds=round(time.perf_counter() - started, 1),
     )
 
@@ -225,12 +282,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--users", type=int, default=SeedPlan.users)
     parser.add_argument("--articles", type=int, default=SeedPlan.articles)
     parser.add_argument("--favorites", type=int, default=SeedPlan.favorites)
+    parser.add_argument("--comments", type=int, default=SeedPlan.comments)
     parser.add_argument("--concurrency", type=int, default=SeedPlan.concurrency)
     args = parser.parse_args(argv)
     plan = SeedPlan(
         users=args.users,
         articles=args.articles,
         favorites=args.favorites,
+        comments=args.comments,
         concurrency=args.concurrency,
     )
     dataset = asyncio.run(seed(args.url, plan))
