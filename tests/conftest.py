@@ -2,6 +2,10 @@
 
 The suite runs on SQLite by default. With ``FASTBOARD_TEST_DATABASE_URL`` set (CI sets it
 to the local PostgreSQL), every test that uses the database runs on PostgreSQL as well.
+That URL names a *server*, not a database: the suite creates a database of its own there,
+``fastboard_test_<pid>_<hex>`` (CREATE DATABASE, from the maintenance database
+``postgres``), migrates it, and drops it when the session ends. The database part of the
+URL is ignored, and no database the suite did not create is ever dropped or emptied.
 Under ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
 """
 
@@ -22,6 +26,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from redis.asyncio import Redis
 from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import fastboard.security
@@ -60,35 +65,62 @@ def _problem(probe: Callable[[], Coroutine[Any, Any, None]]) -> str | None:
     return None
 
 
-def _reachable(url: str) -> str | None:
-    async def probe() -> None:
-        engine = create_async_engine(url, connect_args={"timeout": 3})
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        finally:
-            await engine.dispose()
+def postgres_server() -> URL:
+    """The PostgreSQL server the tests create their databases on, as a URL of its
+    maintenance database (whatever database ``FASTBOARD_TEST_DATABASE_URL`` names)."""
+    assert POSTGRES_URL is not None
+    return make_url(POSTGRES_URL).set(database="postgres")
 
-    return _problem(probe)
+
+async def _on_server(statement: str) -> None:
+    """Run one statement on the maintenance database, outside a transaction (CREATE
+    and DROP DATABASE refuse to run inside one)."""
+    engine = create_async_engine(
+        postgres_server(), isolation_level="AUTOCOMMIT", connect_args={"timeout": 5}
+    )
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def create_postgres_database(purpose: str) -> str:
+    """Create an empty database with a name no other run uses; returns its URL.
+
+    Drop it with ``drop_postgres_database``: the suite drops only what it created.
+    """
+    name = f"fastboard_{purpose}_{os.getpid()}_{uuid4().hex[:8]}"
+    await _on_server(f'CREATE DATABASE "{name}"')
+    return postgres_server().set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(url: str) -> None:
+    await _on_server(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated, empty database; Alembic builds it, exactly as in production."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of the suite's own; Alembic builds it, as in production."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "fastboard.db"
         url = f"sqlite+aiosqlite:///{path}"
     else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        problem = _reachable(url)
+        problem = _problem(lambda: _on_server("SELECT 1"))
         if problem is not None:
+            server = postgres_server().render_as_string()
             if IN_CI:
-                pytest.fail(f"PostgreSQL at {url} is required in CI: {problem}")
-            pytest.skip(f"PostgreSQL at {url} is unreachable: {problem}")
-        asyncio.run(_drop_everything(url))
-    upgrade_to_head(make_settings(url, tmp_path_factory.mktemp("var")))
-    return url
+                pytest.fail(f"PostgreSQL at {server} is required in CI: {problem}")
+            pytest.skip(f"PostgreSQL at {server} is unreachable: {problem}")
+        url = asyncio.run(create_postgres_database("test"))
+    try:
+        upgrade_to_head(make_settings(url, tmp_path_factory.mktemp("var")))
+        yield url
+    finally:
+        if request.param != "sqlite":
+            asyncio.run(drop_postgres_database(url))
 
 
 def _redis_problem(url: str) -> str | None:
@@ -121,18 +153,6 @@ def require_redis(redis_url: str | None) -> str:
     if redis_url is None:
         pytest.skip(f"Redis at {REDIS_URL} is unreachable")
     return redis_url
-
-
-async def _drop_everything(url: str) -> None:
-    """Start the PostgreSQL test database from nothing, whatever an earlier run left, so
-    every run builds the schema through the migrations from scratch."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
 
 
 def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
