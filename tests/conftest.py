@@ -1,4 +1,4 @@
-"""Shared fixtures: a migrated database per backend, an app per test, user builders.
+"""Shared fixtures: a migrated database and an app per backend, isolation, user builders.
 
 The suite runs on SQLite by default. With ``FASTBOARD_TEST_DATABASE_URL`` set (CI sets it
 to the local PostgreSQL), every test that uses the database runs on PostgreSQL as well.
@@ -7,6 +7,10 @@ That URL names a *server*, not a database: the suite creates a database of its o
 ``postgres``), migrates it, and drops it when the session ends. The database part of the
 URL is ignored, and no database the suite did not create is ever dropped or emptied.
 Under ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
+
+Each backend's app is built once per session; every test runs in a transaction rolled
+back at its end (see ``_isolated``). A test marked ``fresh_database`` (concurrent
+requests, other connections) gets an app of its own whose requests really commit.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -25,7 +29,7 @@ from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from redis.asyncio import Redis
-from sqlalchemy import event, text
+from sqlalchemy import event, or_, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -66,17 +70,17 @@ def _problem(probe: Callable[[], Coroutine[Any, Any, None]]) -> str | None:
 
 
 def postgres_server() -> URL:
-    """The PostgreSQL server the tests create their databases on, as a URL of its
-    maintenance database (whatever database ``FASTBOARD_TEST_DATABASE_URL`` names)."""
+    """The PostgreSQL server ``FASTBOARD_TEST_DATABASE_URL`` names (its database part is
+    not used)."""
     assert POSTGRES_URL is not None
-    return make_url(POSTGRES_URL).set(database="postgres")
+    return make_url(POSTGRES_URL)
 
 
-async def _on_server(statement: str) -> None:
-    """Run one statement on the maintenance database, outside a transaction (CREATE
-    and DROP DATABASE refuse to run inside one)."""
+async def _on_server(server: URL, statement: str) -> None:
+    """Run one statement on the server's maintenance database, outside a transaction
+    (CREATE and DROP DATABASE refuse to run inside one)."""
     engine = create_async_engine(
-        postgres_server(), isolation_level="AUTOCOMMIT", connect_args={"timeout": 5}
+        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"timeout": 5}
     )
     try:
         async with engine.connect() as conn:
@@ -85,18 +89,31 @@ async def _on_server(statement: str) -> None:
         await engine.dispose()
 
 
-async def create_postgres_database(purpose: str) -> str:
+async def create_postgres_database(purpose: str, server: URL | None = None) -> str:
     """Create an empty database with a name no other run uses; returns its URL.
 
     Drop it with ``drop_postgres_database``: the suite drops only what it created.
     """
+    server = server or postgres_server()
     name = f"fastboard_{purpose}_{os.getpid()}_{uuid4().hex[:8]}"
-    await _on_server(f'CREATE DATABASE "{name}"')
-    return postgres_server().set(database=name).render_as_string(hide_password=False)
+    await _on_server(server, f'CREATE DATABASE "{name}"')
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 async def drop_postgres_database(url: str) -> None:
-    await _on_server(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    database = make_url(url)
+    await _on_server(database, f'DROP DATABASE IF EXISTS "{database.database}" WITH (FORCE)')
+
+
+@contextmanager
+def suite_database(server: URL, var_dir: Path) -> Iterator[str]:
+    """The suite's own migrated database on ``server``, dropped on exit."""
+    url = asyncio.run(create_postgres_database("test", server))
+    try:
+        upgrade_to_head(make_settings(url, var_dir))
+        yield url
+    finally:
+        asyncio.run(drop_postgres_database(url))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -104,23 +121,20 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated, empty database of the suite's own; Alembic builds it, as in production."""
+    var_dir = tmp_path_factory.mktemp("var")
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "fastboard.db"
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        problem = _problem(lambda: _on_server("SELECT 1"))
-        if problem is not None:
-            server = postgres_server().render_as_string()
-            if IN_CI:
-                pytest.fail(f"PostgreSQL at {server} is required in CI: {problem}")
-            pytest.skip(f"PostgreSQL at {server} is unreachable: {problem}")
-        url = asyncio.run(create_postgres_database("test"))
-    try:
-        upgrade_to_head(make_settings(url, tmp_path_factory.mktemp("var")))
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'fastboard.db'}"
+        upgrade_to_head(make_settings(url, var_dir))
         yield url
-    finally:
-        if request.param != "sqlite":
-            asyncio.run(drop_postgres_database(url))
+        return
+    server = postgres_server()
+    problem = _problem(lambda: _on_server(server, "SELECT 1"))
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {server!r} is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL at {server!r} is unreachable: {problem}")
+    with suite_database(server, var_dir) as url:
+        yield url
 
 
 def _redis_problem(url: str) -> str | None:
@@ -168,12 +182,52 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
     return Settings(**values)
 
 
-@pytest.fixture
-def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
-    # A key prefix of its own: no test ever sees another's cached responses.
-    return make_settings(
-        database_url, tmp_path / "var", redis_url=redis_url, redis_prefix=f"test-{uuid4().hex}"
+FRESH_DATABASE = "fresh_database"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{FRESH_DATABASE}: the test's requests really commit, in an app of its own, on a "
+        "database emptied before and after it (for concurrent requests, other connections, "
+        "pool figures)",
     )
+
+
+@pytest.fixture(scope="session")
+def session_settings(
+    database_url: str, redis_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    # A key prefix of this run's own, emptied after every test: no test ever sees cached
+    # responses of another (or of another run sharing the Redis).
+    return make_settings(
+        database_url,
+        tmp_path_factory.mktemp("var"),
+        redis_url=redis_url,
+        redis_prefix=f"test-{uuid4().hex}",
+    )
+
+
+@pytest.fixture
+def settings(session_settings: Settings) -> Settings:
+    """The app's settings. A test module overriding this fixture gets an app of its own
+    built from what it returns."""
+    return session_settings
+
+
+@pytest.fixture(scope="session")
+async def shared_app(session_settings: Settings) -> AsyncIterator[FastAPI]:
+    """One app per backend for the whole session: building one costs more than most
+    tests. Each test gets it back as ``create_app`` left it (see ``_isolated``)."""
+    application = create_app(session_settings)
+    yield application
+    await _close(application)
+
+
+async def _close(application: FastAPI) -> None:
+    await application.state.read_cache.close()
+    await application.state.database.dispose()
+    await _forget_cached(application.state.settings)
 
 
 async def _forget_cached(settings: Settings) -> None:
@@ -181,31 +235,78 @@ async def _forget_cached(settings: Settings) -> None:
         return
     client = Redis.from_url(settings.redis_url)
     try:
-        keys = [key async for key in client.scan_iter(match=f"{settings.redis_prefix}:*")]
+        pattern = f"{settings.redis_prefix}:*"
+        keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
         if keys:
             await client.delete(*keys)
     finally:
         await client.aclose()
 
 
-async def _empty_all_tables(app: FastAPI) -> None:
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with app.state.database.engine.begin() as conn:
+TABLES = [table.name for table in reversed(Base.metadata.sorted_tables)]
+ANY_ROW = select(or_(*(select(table).exists() for table in Base.metadata.sorted_tables)))
+
+
+async def _empty_all_tables(application: FastAPI) -> None:
+    async with application.state.database.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
-            for table in tables:
+            for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own names
 
 
+@asynccontextmanager
+async def _isolated(application: FastAPI) -> AsyncIterator[None]:
+    """Run a test in one transaction that is rolled back at its end.
+
+    The app's session factories are bound to one connection in an outer transaction, and
+    ``join_transaction_mode="create_savepoint"`` makes each request's transaction a
+    SAVEPOINT inside it: a request's commit releases its savepoint (and everything that
+    follows a commit, such as read cache invalidation, happens as in production), and
+    the test's end rolls all of it back. One connection means one request at a time:
+    tests that send requests concurrently, or read through other connections, are marked
+    ``fresh_database``.
+    """
+    state: dict[str, Any] = application.state._state
+    as_built = dict(state)
+    database = application.state.database
+    async with database.engine.connect() as conn:
+        await conn.begin()
+        for factory in (database.reader, database.writer):
+            factory.configure(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield
+        finally:
+            await conn.rollback()
+            # What a test set on app.state (metrics, a replaced cache) goes with it.
+            state.clear()
+            state.update(as_built)
+            await _forget_cached(application.state.settings)
+    async with database.engine.connect() as conn:
+        if await conn.scalar(ANY_ROW):
+            await _empty_all_tables(application)
+            pytest.fail("rows outlived the test's transaction: mark it fresh_database")
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+async def app(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    session_settings: Settings,
+    shared_app: FastAPI,
+) -> AsyncIterator[FastAPI]:
+    if settings is session_settings and request.node.get_closest_marker(FRESH_DATABASE) is None:
+        async with _isolated(shared_app):
+            yield shared_app
+        return
     application = create_app(settings)
     await _empty_all_tables(application)
-    yield application
-    await application.state.read_cache.close()
-    await application.state.database.dispose()
-    await _forget_cached(settings)
+    try:
+        yield application
+    finally:
+        await _empty_all_tables(application)
+        await _close(application)
 
 
 @pytest.fixture

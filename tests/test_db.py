@@ -36,6 +36,7 @@ async def _terminate_app_connections(url: str) -> int:
     return int(killed or 0)
 
 
+@pytest.mark.fresh_database  # it closes the app's connections, and the test's with them
 async def test_a_connection_the_server_closed_is_replaced_not_handed_out(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:

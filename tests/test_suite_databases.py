@@ -2,80 +2,54 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import textwrap
+import asyncio
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
-
-pytestmark = pytest.mark.anyio
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# A run of the suite's fixtures in a child pytest: it reports the database it was given.
-PROBE = textwrap.dedent(
-    """
-    import os
-    from pathlib import Path
-
-    def test_probe(database_url):
-        if database_url.startswith("postgresql"):
-            Path(os.environ["PROBE_REPORT"]).write_text(database_url)
-    """
+from tests.conftest import (
+    POSTGRES_URL,
+    create_postgres_database,
+    drop_postgres_database,
+    suite_database,
 )
 
 
-async def _scalar(url: str, query: str) -> Any:
+async def _run(url: str, *statements: str) -> Any:
+    """Run statements in one transaction; the last one's scalar result."""
     engine = create_async_engine(url)
     try:
-        async with engine.connect() as conn:
-            return await conn.scalar(text(query))
+        async with engine.begin() as conn:
+            for statement in statements:
+                result = await conn.execute(text(statement))
+            return result.scalar() if result.returns_rows else None
     finally:
         await engine.dispose()
 
 
-async def test_a_run_leaves_the_database_it_is_pointed_at_alone(tmp_path: Path) -> None:
-    """A user's table in the database the URL names survives a run, and the database the
-    run created for itself is gone afterwards."""
+def test_a_run_leaves_the_database_it_is_pointed_at_alone(tmp_path: Path) -> None:
+    """FASTBOARD_TEST_DATABASE_URL naming a database with a user's table in it: the table
+    survives, and the database the suite made for itself is gone afterwards."""
     if POSTGRES_URL is None:
         pytest.skip("FASTBOARD_TEST_DATABASE_URL is not set")
-    users_database = await create_postgres_database("users_own")
+    users_database = asyncio.run(create_postgres_database("users_own"))
     try:
-        engine = create_async_engine(users_database)
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE precious (id int)"))
-            await conn.execute(text("INSERT INTO precious VALUES (42)"))
-        await engine.dispose()
-        probe = tmp_path / "test_probe.py"
-        probe.write_text(PROBE)
-        report = tmp_path / "report"
-        env = {
-            **os.environ,
-            "FASTBOARD_TEST_DATABASE_URL": users_database,
-            "PROBE_REPORT": str(report),
-        }
-        child = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        run = await anyio.run_process(
-            [*child, "-p", "tests.conftest", "-k", "postgresql", str(probe)],
-            cwd=ROOT,
-            env=env,
-            check=False,
+        asyncio.run(
+            _run(
+                users_database, "CREATE TABLE precious (id int)", "INSERT INTO precious VALUES (42)"
+            )
         )
-        assert run.returncode == 0, (run.stdout + run.stderr).decode()
 
-        assert await _scalar(users_database, "SELECT id FROM precious") == 42
-        used = make_url(report.read_text()).database
-        assert used is not None
-        assert used.startswith("fastboard_test_")
-        assert used != make_url(users_database).database
-        query = f"SELECT count(*) FROM pg_database WHERE datname = '{used}'"  # noqa: S608
-        assert await _scalar(users_database, query) == 0
+        with suite_database(make_url(users_database), tmp_path) as ours:
+            assert asyncio.run(_run(ours, "SELECT count(*) FROM alembic_version")) == 1
+
+        assert asyncio.run(_run(users_database, "SELECT id FROM precious")) == 42
+        name = make_url(ours).database
+        assert name != make_url(users_database).database
+        remaining = f"SELECT count(*) FROM pg_database WHERE datname = '{name}'"  # noqa: S608
+        assert asyncio.run(_run(users_database, remaining)) == 0
     finally:
-        await drop_postgres_database(users_database)
+        asyncio.run(drop_postgres_database(users_database))
