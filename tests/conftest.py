@@ -9,8 +9,9 @@ URL is ignored, and no database the suite did not create is ever dropped or empt
 Under ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
 
 Each backend's app is built once per session; every test runs in a transaction rolled
-back at its end (see ``_isolated``). A test marked ``fresh_database`` (concurrent
-requests, other connections) gets an app of its own whose requests really commit.
+back at its end (see ``_isolated``). A test marked ``own_app`` (concurrent
+requests, other connections, changes to the app) gets an app of its own whose requests
+really commit.
 """
 
 from __future__ import annotations
@@ -182,15 +183,15 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
     return Settings(**values)
 
 
-FRESH_DATABASE = "fresh_database"
+OWN_APP = "own_app"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{FRESH_DATABASE}: the test's requests really commit, in an app of its own, on a "
-        "database emptied before and after it (for concurrent requests, other connections, "
-        "pool figures)",
+        f"{OWN_APP}: the test gets an app of its own, whose requests really commit, on a "
+        "database emptied before and after it: for tests that send concurrent requests, "
+        "read through other connections or apps, or change the app (routes, hooks)",
     )
 
 
@@ -266,10 +267,12 @@ async def _isolated(application: FastAPI) -> AsyncIterator[None]:
     follows a commit, such as read cache invalidation, happens as in production), and
     the test's end rolls all of it back. One connection means one request at a time:
     tests that send requests concurrently, or read through other connections, are marked
-    ``fresh_database``.
+    ``own_app``; so are tests that add routes or after-commit hooks, which would outlive
+    them in a shared app.
     """
     state: dict[str, Any] = application.state._state
     as_built = dict(state)
+    routes = list(application.routes)
     database = application.state.database
     async with database.engine.connect() as conn:
         await conn.begin()
@@ -283,10 +286,13 @@ async def _isolated(application: FastAPI) -> AsyncIterator[None]:
             state.clear()
             state.update(as_built)
             await _forget_cached(application.state.settings)
+    if application.routes != routes:
+        application.router.routes[:] = routes
+        pytest.fail(f"the test changed the shared app's routes: mark it {OWN_APP}")
     async with database.engine.connect() as conn:
         if await conn.scalar(ANY_ROW):
             await _empty_all_tables(application)
-            pytest.fail("rows outlived the test's transaction: mark it fresh_database")
+            pytest.fail(f"rows outlived the test's transaction: mark it {OWN_APP}")
 
 
 @pytest.fixture
@@ -296,7 +302,7 @@ async def app(
     session_settings: Settings,
     shared_app: FastAPI,
 ) -> AsyncIterator[FastAPI]:
-    if settings is session_settings and request.node.get_closest_marker(FRESH_DATABASE) is None:
+    if settings is session_settings and request.node.get_closest_marker(OWN_APP) is None:
         async with _isolated(shared_app):
             yield shared_app
         return
