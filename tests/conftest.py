@@ -217,12 +217,10 @@ def settings(session_settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def shared_app(session_settings: Settings) -> AsyncIterator[FastAPI]:
+def shared_app(session_settings: Settings) -> FastAPI:
     """One app per backend for the whole session: building one costs more than most
     tests. Each test gets it back as ``create_app`` left it (see ``_isolated``)."""
-    application = create_app(session_settings)
-    yield application
-    await _close(application)
+    return create_app(session_settings)
 
 
 async def _close(application: FastAPI) -> None:
@@ -285,14 +283,20 @@ async def _isolated(application: FastAPI) -> AsyncIterator[None]:
             # What a test set on app.state (metrics, a replaced cache) goes with it.
             state.clear()
             state.update(as_built)
-            await _forget_cached(application.state.settings)
+            leaked = await conn.scalar(ANY_ROW)
+    if leaked:
+        await _empty_all_tables(application)
+    # Each test runs in an event loop of its own (its contextvars and tasks end with it),
+    # and connections belong to the loop that opened them. The engine stays, so the next
+    # test skips the dialect's first-connect queries.
+    await application.state.read_cache.close()
+    await database.engine.dispose()
+    await _forget_cached(application.state.settings)
     if application.routes != routes:
         application.router.routes[:] = routes
         pytest.fail(f"the test changed the shared app's routes: mark it {OWN_APP}")
-    async with database.engine.connect() as conn:
-        if await conn.scalar(ANY_ROW):
-            await _empty_all_tables(application)
-            pytest.fail(f"rows outlived the test's transaction: mark it {OWN_APP}")
+    if leaked:
+        pytest.fail(f"rows outlived the test's transaction: mark it {OWN_APP}")
 
 
 @pytest.fixture
