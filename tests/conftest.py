@@ -1,8 +1,17 @@
-"""Shared fixtures: a migrated database per backend, an app per test, user builders.
+"""Shared fixtures: a migrated database and an app per backend, isolation, user builders.
 
 The suite runs on SQLite by default. With ``FASTBOARD_TEST_DATABASE_URL`` set (CI sets it
 to the local PostgreSQL), every test that uses the database runs on PostgreSQL as well.
+That URL names a *server*, not a database: the suite creates a database of its own there,
+``fastboard_test_<pid>_<hex>`` (CREATE DATABASE, from the maintenance database
+``postgres``), migrates it, and drops it when the session ends. The database part of the
+URL is ignored, and no database the suite did not create is ever dropped or emptied.
 Under ``CI=true`` an unreachable PostgreSQL fails the run instead of skipping.
+
+Each backend's app is built once per session; every test runs in a transaction rolled
+back at its end (see ``_isolated``). A test marked ``own_app`` (concurrent
+requests, other connections, changes to the app) gets an app of its own whose requests
+really commit.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -21,7 +30,8 @@ from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from redis.asyncio import Redis
-from sqlalchemy import event, text
+from sqlalchemy import event, or_, select, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import fastboard.security
@@ -60,35 +70,72 @@ def _problem(probe: Callable[[], Coroutine[Any, Any, None]]) -> str | None:
     return None
 
 
-def _reachable(url: str) -> str | None:
-    async def probe() -> None:
-        engine = create_async_engine(url, connect_args={"timeout": 3})
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        finally:
-            await engine.dispose()
+def postgres_server() -> URL:
+    """The PostgreSQL server ``FASTBOARD_TEST_DATABASE_URL`` names (its database part is
+    not used)."""
+    assert POSTGRES_URL is not None
+    return make_url(POSTGRES_URL)
 
-    return _problem(probe)
+
+async def _on_server(server: URL, statement: str) -> None:
+    """Run one statement on the server's maintenance database, outside a transaction
+    (CREATE and DROP DATABASE refuse to run inside one)."""
+    engine = create_async_engine(
+        server.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"timeout": 5}
+    )
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def create_postgres_database(purpose: str, server: URL | None = None) -> str:
+    """Create an empty database with a name no other run uses; returns its URL.
+
+    Drop it with ``drop_postgres_database``: the suite drops only what it created.
+    """
+    server = server or postgres_server()
+    name = f"fastboard_{purpose}_{os.getpid()}_{uuid4().hex[:8]}"
+    await _on_server(server, f'CREATE DATABASE "{name}"')
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(url: str) -> None:
+    database = make_url(url)
+    await _on_server(database, f'DROP DATABASE IF EXISTS "{database.database}" WITH (FORCE)')
+
+
+@contextmanager
+def suite_database(server: URL, var_dir: Path) -> Iterator[str]:
+    """The suite's own migrated database on ``server``, dropped on exit."""
+    url = asyncio.run(create_postgres_database("test", server))
+    try:
+        upgrade_to_head(make_settings(url, var_dir))
+        yield url
+    finally:
+        asyncio.run(drop_postgres_database(url))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated, empty database; Alembic builds it, exactly as in production."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of the suite's own; Alembic builds it, as in production."""
+    var_dir = tmp_path_factory.mktemp("var")
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "fastboard.db"
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        assert POSTGRES_URL is not None
-        url = POSTGRES_URL
-        problem = _reachable(url)
-        if problem is not None:
-            if IN_CI:
-                pytest.fail(f"PostgreSQL at {url} is required in CI: {problem}")
-            pytest.skip(f"PostgreSQL at {url} is unreachable: {problem}")
-        asyncio.run(_drop_everything(url))
-    upgrade_to_head(make_settings(url, tmp_path_factory.mktemp("var")))
-    return url
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'fastboard.db'}"
+        upgrade_to_head(make_settings(url, var_dir))
+        yield url
+        return
+    server = postgres_server()
+    problem = _problem(lambda: _on_server(server, "SELECT 1"))
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {server!r} is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL at {server!r} is unreachable: {problem}")
+    with suite_database(server, var_dir) as url:
+        yield url
 
 
 def _redis_problem(url: str) -> str | None:
@@ -123,18 +170,6 @@ def require_redis(redis_url: str | None) -> str:
     return redis_url
 
 
-async def _drop_everything(url: str) -> None:
-    """Start the PostgreSQL test database from nothing, whatever an earlier run left, so
-    every run builds the schema through the migrations from scratch."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
-
-
 def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "env": "test",
@@ -148,12 +183,50 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
     return Settings(**values)
 
 
-@pytest.fixture
-def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
-    # A key prefix of its own: no test ever sees another's cached responses.
-    return make_settings(
-        database_url, tmp_path / "var", redis_url=redis_url, redis_prefix=f"test-{uuid4().hex}"
+OWN_APP = "own_app"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{OWN_APP}: the test gets an app of its own, whose requests really commit, on a "
+        "database emptied before and after it: for tests that send concurrent requests, "
+        "read through other connections or apps, or change the app (routes, hooks)",
     )
+
+
+@pytest.fixture(scope="session")
+def session_settings(
+    database_url: str, redis_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    # A key prefix of this run's own, emptied after every test: no test ever sees cached
+    # responses of another (or of another run sharing the Redis).
+    return make_settings(
+        database_url,
+        tmp_path_factory.mktemp("var"),
+        redis_url=redis_url,
+        redis_prefix=f"test-{uuid4().hex}",
+    )
+
+
+@pytest.fixture
+def settings(session_settings: Settings) -> Settings:
+    """The app's settings. A test module overriding this fixture gets an app of its own
+    built from what it returns."""
+    return session_settings
+
+
+@pytest.fixture(scope="session")
+def shared_app(session_settings: Settings) -> FastAPI:
+    """One app per backend for the whole session: building one costs more than most
+    tests. Each test gets it back as ``create_app`` left it (see ``_isolated``)."""
+    return create_app(session_settings)
+
+
+async def _close(application: FastAPI) -> None:
+    await application.state.read_cache.close()
+    await application.state.database.dispose()
+    await _forget_cached(application.state.settings)
 
 
 async def _forget_cached(settings: Settings) -> None:
@@ -161,31 +234,89 @@ async def _forget_cached(settings: Settings) -> None:
         return
     client = Redis.from_url(settings.redis_url)
     try:
-        keys = [key async for key in client.scan_iter(match=f"{settings.redis_prefix}:*")]
+        pattern = f"{settings.redis_prefix}:*"
+        keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
         if keys:
             await client.delete(*keys)
     finally:
         await client.aclose()
 
 
-async def _empty_all_tables(app: FastAPI) -> None:
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with app.state.database.engine.begin() as conn:
+TABLES = [table.name for table in reversed(Base.metadata.sorted_tables)]
+ANY_ROW = select(or_(*(select(table).exists() for table in Base.metadata.sorted_tables)))
+
+
+async def _empty_all_tables(application: FastAPI) -> None:
+    async with application.state.database.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
-            for table in tables:
+            for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own names
 
 
+@asynccontextmanager
+async def _isolated(application: FastAPI) -> AsyncIterator[None]:
+    """Run a test in one transaction that is rolled back at its end.
+
+    The app's session factories are bound to one connection in an outer transaction, and
+    ``join_transaction_mode="create_savepoint"`` makes each request's transaction a
+    SAVEPOINT inside it: a request's commit releases its savepoint (and everything that
+    follows a commit, such as read cache invalidation, happens as in production), and
+    the test's end rolls all of it back. One connection means one request at a time:
+    tests that send requests concurrently, or read through other connections, are marked
+    ``own_app``; so are tests that add routes or after-commit hooks, which would outlive
+    them in a shared app.
+    """
+    state: dict[str, Any] = application.state._state
+    as_built = dict(state)
+    routes = list(application.routes)
+    database = application.state.database
+    async with database.engine.connect() as conn:
+        await conn.begin()
+        for factory in (database.reader, database.writer):
+            factory.configure(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield
+        finally:
+            await conn.rollback()
+            # What a test set on app.state (metrics, a replaced cache) goes with it.
+            state.clear()
+            state.update(as_built)
+            leaked = await conn.scalar(ANY_ROW)
+    if leaked:
+        await _empty_all_tables(application)
+    # Each test runs in an event loop of its own (its contextvars and tasks end with it),
+    # and connections belong to the loop that opened them. The engine stays, so the next
+    # test skips the dialect's first-connect queries.
+    await application.state.read_cache.close()
+    await database.engine.dispose()
+    await _forget_cached(application.state.settings)
+    if application.routes != routes:
+        application.router.routes[:] = routes
+        pytest.fail(f"the test changed the shared app's routes: mark it {OWN_APP}")
+    if leaked:
+        pytest.fail(f"rows outlived the test's transaction: mark it {OWN_APP}")
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+async def app(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    session_settings: Settings,
+    shared_app: FastAPI,
+) -> AsyncIterator[FastAPI]:
+    if settings is session_settings and request.node.get_closest_marker(OWN_APP) is None:
+        async with _isolated(shared_app):
+            yield shared_app
+        return
     application = create_app(settings)
     await _empty_all_tables(application)
-    yield application
-    await application.state.read_cache.close()
-    await application.state.database.dispose()
-    await _forget_cached(settings)
+    try:
+        yield application
+    finally:
+        await _empty_all_tables(application)
+        await _close(application)
 
 
 @pytest.fixture

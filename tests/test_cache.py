@@ -99,6 +99,7 @@ async def test_routes_the_cache_does_not_answer_are_not_looked_up(
     assert "fastboard_read_cache_lookups_total{" not in exposition
 
 
+@pytest.mark.own_app  # a second app reads what the first one wrote
 async def test_cached_bodies_are_what_the_uncached_app_answers(
     cache_on: Settings,
     client: httpx.AsyncClient,
@@ -298,6 +299,7 @@ async def test_a_lost_generation_never_revives_old_pages(
     assert await cache.lookup("/foreign") == (None, generation)
 
 
+@pytest.mark.own_app  # a second app reads what the first one wrote
 async def test_two_workers_share_the_cache_and_its_invalidation(
     cache_on: Settings, client: httpx.AsyncClient, alice: dict[str, Any], count_queries: Any
 ) -> None:

@@ -36,6 +36,7 @@ async def _terminate_app_connections(url: str) -> int:
     return int(killed or 0)
 
 
+@pytest.mark.own_app  # it closes the app's connections, and the test's with them
 async def test_a_connection_the_server_closed_is_replaced_not_handed_out(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -81,6 +82,7 @@ def _log_response_start(app: FastAPI, events: list[object]) -> httpx.AsyncClient
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=noting), base_url="http://test")
 
 
+@pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
 async def test_a_committed_write_reports_its_tables_before_the_response_starts(
     app: FastAPI,
 ) -> None:
@@ -104,6 +106,7 @@ async def test_a_committed_write_reports_its_tables_before_the_response_starts(
     ]
 
 
+@pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
 async def test_reads_and_failed_writes_report_nothing(
     app: FastAPI, client: httpx.AsyncClient, alice: dict[str, Any]
 ) -> None:
@@ -126,6 +129,7 @@ async def test_reads_and_failed_writes_report_nothing(
         assert await session.scalar(select(Tag).where(Tag.name == "never-stored")) is None
 
 
+@pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
 async def test_a_failing_hook_neither_fails_the_write_nor_skips_the_others(
     app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:

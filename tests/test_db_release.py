@@ -1,8 +1,7 @@
 """``release_connection``: a session that has written nothing gives its connection back for
 slow work, and one with writes is refused, so they stay in the request's one transaction.
 
-These count the app's pooled connections: under a conftest that runs each test in one
-rolled-back connection, mark them ``own_app``.
+They count the app's pooled connections, so each runs on an app of its own (``own_app``).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from sqlalchemy import select, update
 from fastboard.db import release_connection, written_tables
 from fastboard.users.models import User
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.own_app]
 
 
 def new_user(name: str) -> User:

@@ -78,6 +78,7 @@ async def test_unknown_methods_do_not_mint_labels(client: httpx.AsyncClient) -> 
     assert "BREW" not in exposition
 
 
+@pytest.mark.own_app  # the pool as the app leaves it, no test connection out
 async def test_db_pool_figures_are_exported(app: FastAPI, client: httpx.AsyncClient) -> None:
     await client.get("/api/tags")
 

@@ -8,21 +8,24 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import anyio.to_thread
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Connection, inspect
 
 from fastboard.db import build_engine
 from fastboard.migrate import alembic_config, downgrade_to_base, upgrade_to_head
 from fastboard.models import Base
 from fastboard.settings import Settings
-from tests.conftest import BACKENDS, POSTGRES_URL, make_settings
+from tests.conftest import (
+    BACKENDS,
+    create_postgres_database,
+    drop_postgres_database,
+    make_settings,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -35,18 +38,11 @@ async def fresh_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
     if request.param == "sqlite":
         yield make_settings(f"sqlite+aiosqlite:///{tmp_path}/fresh.db", tmp_path)
         return
-    assert POSTGRES_URL is not None
-    name = f"fastboard_migtest_{uuid4().hex[:8]}"
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    url = await create_postgres_database("migtest")
     try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
         yield make_settings(url, tmp_path)
     finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        await drop_postgres_database(url)
 
 
 async def _inspect(settings: Settings) -> dict[str, Any]:

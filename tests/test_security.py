@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,22 +56,6 @@ def token_settings(tmp_path: Path) -> Settings:
 # Passwords ------------------------------------------------------------------------------
 
 
-async def test_hash_password_is_argon2id_and_verifies(token_settings: Settings) -> None:
-    hashed = await security.hash_password("correct-horse", token_settings)
-
-    assert hashed.startswith("$argon2id$")
-    assert "correct-horse" not in hashed
-    assert await security.verify_and_update("correct-horse", hashed, token_settings) == (True, None)
-    assert await security.verify_and_update("wrong-horse", hashed, token_settings) == (False, None)
-
-
-async def test_hashing_the_same_password_twice_is_salted(token_settings: Settings) -> None:
-    first = await security.hash_password("correct-horse", token_settings)
-    second = await security.hash_password("correct-horse", token_settings)
-
-    assert first != second
-
-
 async def test_registration_stores_an_argon2id_hash(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
@@ -111,25 +94,6 @@ async def test_register_and_login_hash_off_the_event_loop(
 
     assert {name for name, _ in recorder.threads} == {"hash", "verify"}
     assert all(thread != loop_thread for _, thread in recorder.threads)
-
-
-async def test_event_loop_keeps_running_while_a_password_hashes(token_settings: Settings) -> None:
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
-    try:
-        await security.hash_password("correct-horse", token_settings)
-        during = ticks
-    finally:
-        ticker.cancel()
-
-    assert during > 5
 
 
 async def test_login_with_unknown_email_still_verifies_a_hash(

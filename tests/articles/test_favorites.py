@@ -116,6 +116,7 @@ async def test_favorites_count_adds_up_over_several_users(
     assert (await get_article(client, other["slug"]))["favoritesCount"] == 0
 
 
+@pytest.mark.own_app  # concurrent requests need connections of their own
 async def test_concurrent_favorites_by_many_users_are_all_counted(
     client: httpx.AsyncClient, alice: dict[str, Any]
 ) -> None:
@@ -142,6 +143,7 @@ async def test_concurrent_favorites_by_many_users_are_all_counted(
     assert (await get_article(client, slug))["favoritesCount"] == 0
 
 
+@pytest.mark.own_app  # concurrent requests need connections of their own
 async def test_concurrent_favorites_by_one_user_count_once(
     client: httpx.AsyncClient, alice: dict[str, Any], bob: dict[str, Any]
 ) -> None:

@@ -324,9 +324,12 @@ async def test_deleting_a_user_s_article_leaves_other_articles_alone(
     mine = await create_article(client, alice["token"], tagList=["shared"])
     theirs = await create_article(client, carol["token"], tagList=["shared"])
 
-    await client.delete(f"/api/articles/{mine['slug']}", headers=auth(alice["token"]))
+    response = await client.delete(f"/api/articles/{mine['slug']}", headers=auth(alice["token"]))
 
+    assert response.status_code == 204
+    assert (await client.get(f"/api/articles/{mine['slug']}")).status_code == 404
     assert await get_article(client, theirs["slug"]) == theirs
+    assert "shared" in (await client.get("/api/tags")).json()["tags"]
 
 
 # Atomicity ------------------------------------------------------------------------------

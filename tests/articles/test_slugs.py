@@ -85,6 +85,7 @@ async def test_same_title_twice_gives_two_distinct_slugs(
     assert bodies == ["first", "second", "third"]
 
 
+@pytest.mark.own_app  # concurrent requests need connections of their own
 async def test_concurrent_creates_with_the_same_title_all_succeed_with_distinct_slugs(
     client: httpx.AsyncClient, alice: dict[str, Any], bob: dict[str, Any]
 ) -> None:
@@ -115,6 +116,7 @@ async def test_concurrent_creates_with_the_same_title_all_succeed_with_distinct_
     assert listed["articlesCount"] == len(tokens)
 
 
+@pytest.mark.own_app  # concurrent requests need connections of their own
 async def test_two_concurrent_creates_with_the_same_title_both_succeed(
     client: httpx.AsyncClient, alice: dict[str, Any], bob: dict[str, Any]
 ) -> None:

@@ -113,6 +113,7 @@ async def test_follow_twice_is_idempotent(
     assert await follow_count(app) == 1
 
 
+@pytest.mark.own_app  # concurrent requests need connections of their own
 async def test_concurrent_follows_store_one_follow(
     client: httpx.AsyncClient, app: FastAPI, alice: dict[str, Any], bob: dict[str, Any]
 ) -> None:

@@ -137,6 +137,7 @@ async def seen_while_hashing(
     return seen
 
 
+@pytest.mark.own_app
 @pytest.mark.parametrize("name", list(REQUESTS))
 async def test_no_pooled_connection_is_held_while_a_password_hashes(
     client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch, name: str
@@ -151,6 +152,7 @@ async def test_no_pooled_connection_is_held_while_a_password_hashes(
     assert set(await seen_while_hashing(client, monkeypatch, name, checked_out)) == {0}
 
 
+@pytest.mark.own_app
 @pytest.mark.parametrize("name", ["login", "unknown-email", "registration", "password-change"])
 async def test_sqlite_write_lock_is_free_while_a_password_hashes(
     client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch, name: str
@@ -204,6 +206,7 @@ async def limited(app: FastAPI, settings: Settings, request: pytest.FixtureReque
     await own.state.database.dispose()
 
 
+@pytest.mark.own_app
 @pytest.mark.parametrize("limited", [1, 2], indirect=True)
 async def test_concurrent_logins_hash_at_most_the_configured_number_at_once(
     limited: tuple[httpx.AsyncClient, int], monkeypatch: pytest.MonkeyPatch
@@ -288,6 +291,7 @@ async def test_wrong_password_leaves_an_old_hash_alone(
     assert await stored_user("alice") == before
 
 
+@pytest.mark.own_app
 async def test_a_rehash_never_undoes_a_password_changed_meanwhile(
     app: FastAPI, client: httpx.AsyncClient, stored_user: StoredUser
 ) -> None:

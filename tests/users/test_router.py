@@ -170,6 +170,7 @@ async def test_register_email_duplicate_differing_only_in_case_is_422(
     assert response.json() == {"errors": {"email": ["has already been taken"]}}
 
 
+@pytest.mark.own_app  # concurrent requests need connections of their own
 @pytest.mark.parametrize(
     ("first", "second", "field"),
     [
@@ -751,6 +752,7 @@ async def test_update_to_a_taken_value_is_422_naming_the_field(
     assert await stored_user("alice") == before
 
 
+@pytest.mark.own_app  # concurrent requests need connections of their own
 async def test_concurrent_renames_to_the_same_username_give_one_200_and_one_422(
     client: httpx.AsyncClient, stored_user: StoredUser
 ) -> None:
