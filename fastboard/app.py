@@ -62,7 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(upgrade_to_head, settings)
     # Everything imported and built so far lives as long as the process: move it out of
     # the garbage collector's sight. Full collections otherwise walk it all, stalling the
-    # worker for tens of milliseconds (the p99 of the list endpoint went 130 → 50 ms).
+    # worker for tens of milliseconds (bench/README.md has the p99 before and after).
     gc.collect()  # what is garbage now would otherwise be frozen for good
     gc.freeze()
     try:

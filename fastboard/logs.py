@@ -9,7 +9,7 @@ Two entry points, one shape:
 
 - ``configure_logging(settings)``: called by ``create_app()``; works under any ASGI server
   because it runs after the server has set up its own logging.
-- ``gunicorn_logconfig(settings)``: for ``logconfig_dict`` in ``gunicorn.conf.py``, the same
+- ``gunicorn_logconfig(settings)``: for ``logconfig_dict`` in ``fastboard.gunicorn_conf``, the same
   for the Gunicorn master.
 """
 

@@ -7,7 +7,7 @@ must still report all of them. prometheus_client does that in multiprocess mode:
 process writes its values to memory-mapped files in ``PROMETHEUS_MULTIPROC_DIR`` and a
 scrape merges the files. prometheus_client decides the mode **when it is first
 imported**, so the variable must be in the environment before anything imports it:
-``gunicorn.conf.py`` sets it (to an empty directory it creates or wipes on start) before
+``fastboard.gunicorn_conf`` sets it (to an empty directory it creates or wipes on start) before
 the master imports the app, and the ``child_exit`` hook calls
 ``prometheus_client.multiprocess.mark_process_dead(worker.pid)`` so the live gauges of a
 dead worker stop counting.
