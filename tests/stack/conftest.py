@@ -228,3 +228,16 @@ async def register(client: httpx.AsyncClient) -> tuple[str, str]:
     )
     assert response.status_code == 201, response.text
     return name, response.json()["user"]["token"]
+
+
+def each_request_a_new_connection(stack: RunningStack) -> httpx.AsyncClient:
+    """A client of Gunicorn's socket itself, opening a connection per request.
+
+    NGINX keeps its upstream connections alive, and one worker may have accepted all of
+    them: a test that needs both workers to serve sends its requests this way, so each
+    one is a new accept that either worker may win.
+    """
+    transport = httpx.AsyncHTTPTransport(
+        uds=str(stack.socket), limits=httpx.Limits(max_keepalive_connections=0)
+    )
+    return httpx.AsyncClient(transport=transport, base_url="http://fastboard", timeout=15)

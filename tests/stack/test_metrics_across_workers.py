@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dev.stack import RunningStack
-from tests.stack.conftest import StackFactory, app_log
+from tests.stack.conftest import StackFactory, app_log, each_request_a_new_connection
 from tests.stack.waiting import until
 
 pytestmark = [pytest.mark.stack, pytest.mark.anyio]
@@ -46,11 +46,11 @@ def serving_pids(stack: RunningStack, path: str) -> set[object]:
     return {record["pid"] for record in app_requests(stack, path)}
 
 
-async def _hammer(url: str) -> list[int]:
-    # Separate clients, so the requests spread over NGINX's upstream connections and so
-    # over both workers.
+async def _hammer(stack: RunningStack) -> list[int]:
+    # A new connection per request, straight to Gunicorn: NGINX's kept-alive upstream
+    # connections may all belong to one worker, and the point is that both serve.
     async def one_client() -> list[int]:
-        async with httpx.AsyncClient(base_url=url, timeout=15) as client:
+        async with each_request_a_new_connection(stack) as client:
             return [(await client.get("/api/tags")).status_code for _ in range(REQUESTS_PER_CLIENT)]
 
     batches = await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
@@ -65,7 +65,7 @@ async def test_metrics_through_nginx_count_the_requests_of_both_workers(
     # Which worker accepts a connection is up to the kernel: send rounds until the logs
     # show both workers served some (bounded), then check the scrape counts every one.
     for _ in range(MAX_ROUNDS):
-        statuses += await _hammer(stack.url)
+        statuses += await _hammer(stack)
         await until(partial(all_logged, stack, len(statuses)), seconds=10)
         if len(serving_pids(stack, "/api/tags")) == 2:
             break

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_redis
-from tests.stack.conftest import StackFactory, app_log, register
+from tests.stack.conftest import StackFactory, app_log, each_request_a_new_connection, register
 
 pytestmark = [pytest.mark.stack, pytest.mark.anyio]
 
@@ -38,25 +38,29 @@ async def test_every_worker_serves_each_write_at_once(
 ) -> None:
     require_redis(redis_url)
     stack = make_stack(workers=2)
-    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+    # Writes go through NGINX; reads open a connection each, so both workers answer them.
+    async with (
+        httpx.AsyncClient(base_url=stack.url, timeout=15) as client,
+        each_request_a_new_connection(stack) as reader,
+    ):
         _, token = await register(client)
         headers = {"Authorization": f"Token {token}"}
         # The stack's database is shared with other stack tests: count from here.
-        before = (await anonymous_pages(client))[0]["articlesCount"]
+        before = (await anonymous_pages(reader))[0]["articlesCount"]
         for round_ in range(1, ROUNDS + 1):
-            await anonymous_pages(client)  # cached by now, in Redis, for both workers
+            await anonymous_pages(reader)  # cached by now, in Redis, for both workers
             article = {"title": f"Round {round_}", "description": "d", "body": "b"}
             created = await client.post("/api/articles", json={"article": article}, headers=headers)
             assert created.status_code == 201
             slug = created.json()["article"]["slug"]
 
-            pages = await anonymous_pages(client)
+            pages = await anonymous_pages(reader)
             assert {page["articlesCount"] for page in pages} == {before + round_}
             assert {page["articles"][0]["title"] for page in pages} == {f"Round {round_}"}
 
             favorited = await client.post(f"/api/articles/{slug}/favorite", headers=headers)
             assert favorited.status_code == 200
-            pages = await anonymous_pages(client)
+            pages = await anonymous_pages(reader)
             assert {page["articles"][0]["favoritesCount"] for page in pages} == {1}
 
         exposition = (await client.get("/metrics")).text
