@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -132,3 +133,53 @@ def test_importing_the_app_loads_no_alembic() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+async def _sql(settings: Settings, *statements: tuple[str, dict[str, Any]]) -> list[Any]:
+    """Run ``statements`` (SQL, parameters) in one transaction; the rows of the last one."""
+    engine = build_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            for statement, params in statements:
+                result = await conn.execute(text(statement), params)
+            return [tuple(row) for row in result.all()] if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_to(settings: Settings, revision: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(settings), revision)
+
+
+async def test_0002_counts_the_articles_already_there(fresh_settings: Settings) -> None:
+    await anyio.to_thread.run_sync(_upgrade_to, fresh_settings, "0001")
+    now = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
+    await _sql(
+        fresh_settings,
+        (
+            "INSERT INTO users (id, username, email, password_hash, bio, created_at, updated_at)"
+            " VALUES (1, 'ann', 'ann@example.com', 'x', '', :now, :now)",
+            now,
+        ),
+        *(
+            (
+                "INSERT INTO articles (id, slug, title, description, body, author_id,"
+                " favorites_count, created_at, updated_at)"
+                " VALUES (:id, :slug, 't', 'd', 'b', 1, 0, :now, :now)",
+                {**now, "id": n, "slug": f"a{n}"},
+            )
+            for n in (1, 2, 3)
+        ),
+        ("INSERT INTO tags (id, name) VALUES (1, 'common'), (2, 'rare'), (3, 'unused')", {}),
+        ("INSERT INTO article_tags VALUES (1, 1), (2, 1), (3, 1), (3, 2)", {}),
+    )
+
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+
+    tags = await _sql(fresh_settings, ("SELECT name, articles_count FROM tags ORDER BY name", {}))
+    totals = await _sql(fresh_settings, ("SELECT scope, articles FROM article_counts", {}))
+    assert tags == [("common", 3), ("rare", 1), ("unused", 0)]
+    assert totals == [("all", 3)]
+    assert (await _inspect(fresh_settings))["diff"] == []

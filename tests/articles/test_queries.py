@@ -1,8 +1,9 @@
 """Statement counts: a page costs the same whatever its size (no N+1).
 
-Every read is: the viewer's user row (when a token is sent), then the count, the page and
-one batched tag query for a list; the article row and its tags for a single article; the
-article lookup and one joined query for comments.
+Every read is: the viewer's user row (when a token is sent), then for a list the page as
+anyone sees it (author, tags and total count in one statement) and, signed in, one query
+for the viewer's flags on that page; one statement for a single article; the article
+lookup and one joined query for comments.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.anyio
 
 ARTICLES_PER_AUTHOR = 8
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
-LIST_STATEMENTS = 2  # user + page (author, flags, tags and total count all in one)
+LIST_STATEMENTS = 3  # user + page (author, tags and total in one) + the viewer's flags
 ANONYMOUS_LIST_STATEMENTS = 1  # the page
 ARTICLE_STATEMENTS = 2  # user + article (author, favorited, following, tags in one)
 COMMENTS_STATEMENTS = 3  # user + article lookup + comments (authors joined in)
