@@ -16,7 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, make_url, text
+from sqlalchemy import Connection, func, inspect, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastboard.db import build_engine
@@ -55,8 +55,15 @@ async def _inspect(settings: Settings) -> dict[str, Any]:
 
     def look(conn: Connection) -> dict[str, Any]:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
+        tables = set(inspect(conn).get_table_names())
+        rows = sum(
+            conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in Base.metadata.sorted_tables
+            if table.name in tables
+        )
         return {
-            "tables": set(inspect(conn).get_table_names()),
+            "rows": rows,
+            "tables": tables,
             "revision": context.get_current_revision(),
             "diff": compare_metadata(context, Base.metadata),
         }
@@ -86,6 +93,7 @@ async def test_upgrade_downgrade_upgrade_on_a_fresh_database(fresh_settings: Set
     again = await _inspect(fresh_settings)
 
     assert upgraded["tables"] == MODEL_TABLES | {"alembic_version"}
+    assert upgraded["rows"] == 0  # an empty database stays empty (no counter rows)
     assert upgraded["revision"] == head
     assert downgraded["tables"] <= {"alembic_version"}
     assert downgraded["revision"] is None
