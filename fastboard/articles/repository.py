@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     bindparam,
     delete,
     exists,
@@ -43,7 +44,7 @@ from fastboard.articles.models import (
     Favorite,
     Tag,
 )
-from fastboard.db import insert_ignoring_duplicates
+from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
 from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
 from fastboard.users.models import User
@@ -381,27 +382,66 @@ async def popular_tags(session: AsyncSession, limit: int) -> list[str]:
     return list(await session.scalars(query))
 
 
-async def favorite(session: AsyncSession, user_id: int, article_id: int) -> None:
-    inserted = await insert_ignoring_duplicates(
-        session, Favorite, [{"user_id": user_id, "article_id": article_id}]
+def _table(model: type[Base]) -> Table:
+    # Table-level statements: given a dict of parameters, the ORM would take it for rows.
+    return cast(Table, model.__table__)
+
+
+def id_at_slug() -> Select[Any]:
+    """The id of the article at the bound parameter ``slug``, for statements to embed."""
+    return select(Article.id).where(Article.slug == bindparam("slug", type_=String))
+
+
+@cache
+def _favorite_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The article is found by its slug inside the INSERT: no lookup of its own.
+    now = bindparam("now", type_=UTCDateTime)
+    chosen = id_at_slug().add_columns(bindparam("user_id", type_=BigInteger), now)
+    columns = [Favorite.article_id, Favorite.user_id, Favorite.created_at]
+    return (
+        insert(_table(Favorite))
+        .from_select(columns, chosen)
+        .on_conflict_do_nothing()
+        .returning(Favorite.article_id)
     )
-    if inserted:
+
+
+@cache
+def _unfavorite_statement() -> Any:
+    return (
+        delete(_table(Favorite))
+        .where(
+            Favorite.user_id == bindparam("user_id", type_=BigInteger),
+            Favorite.article_id == id_at_slug().scalar_subquery(),
+        )
+        .returning(Favorite.article_id)
+    )
+
+
+async def favorite(session: AsyncSession, user_id: int, slug: str, now: datetime) -> None:
+    """Favorite the article at ``slug`` unless already done (or there is no such article)."""
+    dialect = session.get_bind().dialect.name
+    params = {"user_id": user_id, "slug": slug, "now": now}
+    article_id = (await session.execute(_favorite_statement(dialect), params)).scalar()
+    if article_id is not None:
         await _bump_favorites(session, article_id, +1)
 
 
-async def unfavorite(session: AsyncSession, user_id: int, article_id: int) -> None:
-    result: Any = await session.execute(
-        delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article_id)
-    )
-    if result.rowcount:
+async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> None:
+    params = {"user_id": user_id, "slug": slug}
+    article_id = (await session.execute(_unfavorite_statement(), params)).scalar()
+    if article_id is not None:
         await _bump_favorites(session, article_id, -1)
+
+
+_BUMP_FAVORITES = (
+    update(_table(Article))
+    .where(Article.id == bindparam("article_id", type_=BigInteger))
+    .values(favorites_count=Article.favorites_count + bindparam("delta", type_=Integer))
+)
 
 
 async def _bump_favorites(session: AsyncSession, article_id: int, delta: int) -> None:
     # Relative update: concurrent favorites of one article never lose a count.
-    await session.execute(
-        update(Article)
-        .where(Article.id == article_id)
-        .values(favorites_count=Article.favorites_count + delta)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_BUMP_FAVORITES, {"article_id": article_id, "delta": delta})

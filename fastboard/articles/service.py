@@ -157,12 +157,13 @@ async def article_id(session: AsyncSession, slug: str) -> int:
 
 
 async def favorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
-    await repository.favorite(session, user.id, await article_id(session, slug))
+    # No lookup first: a missing article favorites nothing, and reading it answers 404.
+    await repository.favorite(session, user.id, slug, utcnow())
     return await get(session, slug, user)
 
 
 async def unfavorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
-    await repository.unfavorite(session, user.id, await article_id(session, slug))
+    await repository.unfavorite(session, user.id, slug)
     return await get(session, slug, user)
 
 

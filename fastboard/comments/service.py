@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.articles import service as articles
 from fastboard.comments import repository
-from fastboard.comments.models import Comment
 from fastboard.comments.repository import CommentRow
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, NotFound
@@ -41,19 +40,14 @@ async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> lis
 
 async def add(session: AsyncSession, slug: str, body: str, author: User) -> CommentJSON:
     now = utcnow()
-    comment = Comment(
-        article_id=await articles.article_id(session, slug),
-        author_id=author.id,
+    comment_id = await repository.add(session, slug, author_id=author.id, body=body, now=now)
+    if comment_id is None:
+        raise NotFound("article not found", field="article")
+    row = CommentRow(
+        id=comment_id,
         body=body,
         created_at=now,
         updated_at=now,
-    )
-    await repository.add(session, comment)
-    row = CommentRow(
-        id=comment.id,
-        body=comment.body,
-        created_at=comment.created_at,
-        updated_at=comment.updated_at,
         author=Author.of(author, following=False),  # nobody follows themselves
     )
     return _comment_json(row)
