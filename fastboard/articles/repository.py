@@ -2,8 +2,9 @@
 
 Reads return ``ArticleRow`` values. A list page is one SELECT, the same for every viewer
 (author joined, tags one aggregated string, the total alongside); a signed-in viewer's
-``favorited`` and ``following`` on that page come from one small query of their own. One
-article is one SELECT with the viewer's flags as EXISTS columns.
+``favorited`` and ``following`` on that page come from one small query of their own,
+which also finds the viewer's account. One article is one SELECT with the viewer's flags
+as EXISTS columns.
 """
 
 from __future__ import annotations
@@ -224,12 +225,14 @@ def _row_statement(*, with_viewer: bool) -> Select[Any]:
 @cache
 def _flags_statement() -> Any:
     viewer_id = bindparam("viewer_id", type_=BigInteger)
+    # Kind 0 is the viewer's own row: that the account exists rides along with the flags.
+    viewer: Any = select(User.id, literal_column("0")).where(User.id == viewer_id)
     favorited: Any = select(Favorite.article_id, literal_column("1")).where(
         Favorite.user_id == viewer_id,
         Favorite.article_id.in_(bindparam("article_ids", expanding=True)),
     )
     following = followed_among(viewer_id, bindparam("author_ids", expanding=True))
-    return favorited.union_all(following.add_columns(literal_column("2")))
+    return viewer.union_all(favorited, following.add_columns(literal_column("2")))
 
 
 async def _read(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Sequence[Any]:
@@ -256,19 +259,20 @@ async def list_page(
 
 async def viewer_flags(
     session: AsyncSession, viewer_id: int, rows: Sequence[ArticleRow]
-) -> ViewerFlags:
+) -> ViewerFlags | None:
     """Which of these articles the viewer favorited and which of their authors they
-    follow: one statement over two primary keys."""
-    if not rows:
-        return ViewerFlags(frozenset(), frozenset())
+    follow: one statement over three primary keys. None when the viewer's account does
+    not exist (any more)."""
     params = {
         "viewer_id": viewer_id,
         "article_ids": [row.id for row in rows],
         "author_ids": list({row.author.id for row in rows}),
     }
     found = await _read(session, _flags_statement(), params)
-    favorited = frozenset[int](row[0] for row in found if row[1] == 1)
-    return ViewerFlags(favorited, frozenset(row[0] for row in found if row[1] == 2))
+    if not any(kind == 0 for _, kind in found):
+        return None
+    favorited = frozenset[int](key for key, kind in found if kind == 1)
+    return ViewerFlags(favorited, frozenset(key for key, kind in found if kind == 2))
 
 
 async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) -> ArticleRow | None:

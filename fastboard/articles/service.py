@@ -12,7 +12,7 @@ from fastboard.articles.models import Article
 from fastboard.articles.repository import ArticleFilter, ArticleRow
 from fastboard.articles.schemas import NewArticle, UpdateArticle
 from fastboard.db import utcnow
-from fastboard.errors import Forbidden, Invalid, NotFound
+from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
 from fastboard.profiles.service import profile_json
 from fastboard.users.models import User
@@ -47,13 +47,22 @@ def _article_json(row: ArticleRow) -> ArticleJSON:
 
 
 async def list_articles(
-    session: AsyncSession, filters: ArticleFilter, viewer: User | None, *, limit: int, offset: int
+    session: AsyncSession,
+    filters: ArticleFilter,
+    viewer_id: int | None,
+    *,
+    limit: int,
+    offset: int,
 ) -> tuple[list[ArticleJSON], int]:
-    """A page as anyone sees it, then the viewer's own flags on it."""
+    """A page as anyone sees it, then the viewer's own flags on it. ``viewer_id`` comes
+    from a valid token: the flags' query also checks that the account exists."""
     rows, total = await repository.list_page(session, filters, limit=limit, offset=offset)
-    if viewer is None:
+    if viewer_id is None:
         return [_summary_json(row, favorited=False, following=False) for row in rows], total
-    flags = await repository.viewer_flags(session, viewer.id, rows)
+    flags = await repository.viewer_flags(session, viewer_id, rows)
+    if flags is None:
+        # What fastboard.auth answers for a token whose user it cannot find.
+        raise Unauthorized("token is invalid or has expired", field="token")
     articles = [
         _summary_json(
             row,

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
 from fastboard.articles.schemas import MultipleArticlesResponse, SingleArticleResponse, TagsResponse
 from fastboard.comments.models import Comment
-from fastboard.comments.schemas import MultipleCommentsResponse
+from fastboard.comments.schemas import MultipleCommentsResponse, SingleCommentResponse
 from fastboard.profiles.models import Follow
 from fastboard.profiles.schemas import ProfileResponse
 from fastboard.users.models import User
@@ -256,3 +256,33 @@ async def test_every_fast_read_answers_what_the_orm_says(
     assert len(tables.articles) == ARTICLES - 1
     assert len(tables.popular_tags) == len(TAGS)
     assert all((tables.follows, tables.comments, tables.favorites))
+
+
+# The operations answered with JSONBytes, their success status and declared wire model.
+DOCUMENTED = [
+    ("get", "/api/articles", "200", MultipleArticlesResponse),
+    ("get", "/api/articles/feed", "200", MultipleArticlesResponse),
+    ("post", "/api/articles", "201", SingleArticleResponse),
+    ("get", "/api/articles/{slug}", "200", SingleArticleResponse),
+    ("put", "/api/articles/{slug}", "200", SingleArticleResponse),
+    ("post", "/api/articles/{slug}/favorite", "200", SingleArticleResponse),
+    ("delete", "/api/articles/{slug}/favorite", "200", SingleArticleResponse),
+    ("get", "/api/articles/{slug}/comments", "200", MultipleCommentsResponse),
+    ("post", "/api/articles/{slug}/comments", "200", SingleCommentResponse),
+    ("get", "/api/tags", "200", TagsResponse),
+    ("get", "/api/profiles/{username}", "200", ProfileResponse),
+    ("post", "/api/profiles/{username}/follow", "200", ProfileResponse),
+    ("delete", "/api/profiles/{username}/follow", "200", ProfileResponse),
+]
+
+
+async def test_routes_answering_bytes_still_document_their_wire_models(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    for method, path, status, model in DOCUMENTED:
+        response = schema["paths"][path][method]["responses"][status]
+        documented = response["content"]["application/json"]["schema"]
+        assert documented == {"$ref": f"#/components/schemas/{model.__name__}"}, path
+        assert model.__name__ in schema["components"]["schemas"]
