@@ -31,10 +31,9 @@ def _comment_json(row: CommentRow) -> CommentJSON:
 
 
 async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> list[CommentJSON]:
-    article_id = await articles.article_id(session, slug)
-    rows = await repository.for_article(
-        session, article_id, viewer_id=viewer.id if viewer else None
-    )
+    rows = await repository.for_article(session, slug, viewer_id=viewer.id if viewer else None)
+    if rows is None:
+        raise NotFound("article not found", field="article")
     return [_comment_json(row) for row in rows]
 
 

@@ -3,7 +3,7 @@
 A list is the page as anyone sees it (author, tags and total count in one statement) and,
 signed in, one query for the viewer's flags on that page that also finds their account.
 Other reads load the viewer's user row (when a token is sent), then: one statement for a
-single article; the article lookup and one joined query for comments.
+single article; one joined query for comments.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)
 LIST_STATEMENTS = 2
 ANONYMOUS_LIST_STATEMENTS = 1  # the page
 ARTICLE_STATEMENTS = 2  # user + article (author, favorited, following, tags in one)
-COMMENTS_STATEMENTS = 3  # user + article lookup + comments (authors joined in)
+COMMENTS_STATEMENTS = 2  # user + comments (article and authors joined in)
 
 
 @pytest.fixture
