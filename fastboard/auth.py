@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -60,6 +63,33 @@ async def _user(session: AsyncSession, user_id: int, method: str) -> User | None
     return None if row is None else User(**row)
 
 
+# Tokens already verified, (secret, token) -> (user id, expiry): a reader sends the same
+# token with every request, and checking its signature again costs more than the rest of
+# the authentication. The expiry is still checked on every use.
+_verified: dict[tuple[str, str], tuple[int, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
+def _verified_user_id(token: str, settings: Settings) -> int | None:
+    key = (settings.jwt_secret(), token)
+    known = _verified.get(key)
+    if known is not None and time.time() < known[1]:
+        return known[0]
+    user_id = decode_token(token, settings)
+    if user_id is not None:
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[key] = (user_id, _expiry(token))
+    return user_id
+
+
+def _expiry(token: str) -> float:
+    # Read once the signature is verified: the claims are then the issuer's own.
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return float(claims["exp"])
+
+
 async def token_user_id(
     request: Request,
     header: Annotated[str | None, Depends(_token_header)],
@@ -73,7 +103,7 @@ async def token_user_id(
         return None
     # The settings from the app itself rather than SettingsDep: one dependency less to
     # solve on every request.
-    user_id = decode_token(token, request.app.state.settings)
+    user_id = _verified_user_id(token, request.app.state.settings)
     if user_id is None:
         raise Unauthorized("token is invalid or has expired", field="token")
     return user_id
