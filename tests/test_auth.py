@@ -16,14 +16,20 @@ from tests.conftest import auth
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+async def headers(client: httpx.AsyncClient, alice: dict[str, Any]) -> dict[str, str]:
+    """Alice's token, verified once already."""
+    headers = auth(alice["token"])
+    assert (await client.get("/api/articles", headers=headers)).status_code == 200
+    return headers
+
+
 async def test_a_remembered_token_is_not_verified_again_until_it_expires(
     client: httpx.AsyncClient,
-    alice: dict[str, Any],
+    headers: dict[str, str],
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    headers = auth(alice["token"])
-    assert (await client.get("/api/articles", headers=headers)).status_code == 200
     # From now on verification would refuse the token, as it does once a token expired.
     monkeypatch.setattr(fastboard.auth, "decode_token", lambda *_: None)
 
@@ -39,13 +45,10 @@ async def test_a_remembered_token_is_not_verified_again_until_it_expires(
 
 async def test_a_token_is_remembered_only_under_the_key_that_signed_it(
     client: httpx.AsyncClient,
-    alice: dict[str, Any],
+    headers: dict[str, str],
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    headers = auth(alice["token"])
-    assert (await client.get("/api/articles", headers=headers)).status_code == 200
-
     monkeypatch.setattr(settings, "secret_key", SecretStr("another-key-" + "0123456789" * 4))
     response = await client.get("/api/articles", headers=headers)
 
