@@ -33,7 +33,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _iso_millis(value: datetime) -> str:
+def iso_millis(value: datetime) -> str:
     # RealWorld clients expect e.g. 2024-05-01T12:00:00.000Z: fractional seconds and "Z".
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -70,4 +70,4 @@ TagName = Annotated[
 ]
 MAX_TAGS = 10
 
-Timestamp = Annotated[datetime, PlainSerializer(_iso_millis, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(iso_millis, return_type=str)]

@@ -1,9 +1,19 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
-from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
+from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
 from fastboard.comments.models import Comment
 from fastboard.db import Base
 from fastboard.profiles.models import Follow
 from fastboard.users.models import User
 
-__all__ = ["Article", "ArticleTag", "Base", "Comment", "Favorite", "Follow", "Tag", "User"]
+__all__ = [
+    "Article",
+    "ArticleCount",
+    "ArticleTag",
+    "Base",
+    "Comment",
+    "Favorite",
+    "Follow",
+    "Tag",
+    "User",
+]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, func, inspect, select, text
 
 from fastboard.db import build_engine
 from fastboard.migrate import alembic_config, downgrade_to_base, upgrade_to_head
@@ -50,8 +51,15 @@ async def _inspect(settings: Settings) -> dict[str, Any]:
 
     def look(conn: Connection) -> dict[str, Any]:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
+        tables = set(inspect(conn).get_table_names())
+        rows = sum(
+            conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in Base.metadata.sorted_tables
+            if table.name in tables
+        )
         return {
-            "tables": set(inspect(conn).get_table_names()),
+            "rows": rows,
+            "tables": tables,
             "revision": context.get_current_revision(),
             "diff": compare_metadata(context, Base.metadata),
         }
@@ -81,6 +89,7 @@ async def test_upgrade_downgrade_upgrade_on_a_fresh_database(fresh_settings: Set
     again = await _inspect(fresh_settings)
 
     assert upgraded["tables"] == MODEL_TABLES | {"alembic_version"}
+    assert upgraded["rows"] == 0  # an empty database stays empty (no counter rows)
     assert upgraded["revision"] == head
     assert downgraded["tables"] <= {"alembic_version"}
     assert downgraded["revision"] is None
@@ -128,3 +137,53 @@ def test_importing_the_app_loads_no_alembic() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+async def _sql(settings: Settings, *statements: tuple[str, dict[str, Any]]) -> list[Any]:
+    """Run ``statements`` (SQL, parameters) in one transaction; the rows of the last one."""
+    engine = build_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            for statement, params in statements:
+                result = await conn.execute(text(statement), params)
+            return [tuple(row) for row in result.all()] if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_to(settings: Settings, revision: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(settings), revision)
+
+
+async def test_0002_counts_the_articles_already_there(fresh_settings: Settings) -> None:
+    await anyio.to_thread.run_sync(_upgrade_to, fresh_settings, "0001")
+    now = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
+    await _sql(
+        fresh_settings,
+        (
+            "INSERT INTO users (id, username, email, password_hash, bio, created_at, updated_at)"
+            " VALUES (1, 'ann', 'ann@example.com', 'x', '', :now, :now)",
+            now,
+        ),
+        *(
+            (
+                "INSERT INTO articles (id, slug, title, description, body, author_id,"
+                " favorites_count, created_at, updated_at)"
+                " VALUES (:id, :slug, 't', 'd', 'b', 1, 0, :now, :now)",
+                {**now, "id": n, "slug": f"a{n}"},
+            )
+            for n in (1, 2, 3)
+        ),
+        ("INSERT INTO tags (id, name) VALUES (1, 'common'), (2, 'rare'), (3, 'unused')", {}),
+        ("INSERT INTO article_tags VALUES (1, 1), (2, 1), (3, 1), (3, 2)", {}),
+    )
+
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+
+    tags = await _sql(fresh_settings, ("SELECT name, articles_count FROM tags ORDER BY name", {}))
+    totals = await _sql(fresh_settings, ("SELECT scope, articles FROM article_counts", {}))
+    assert tags == [("common", 3), ("rare", 1), ("unused", 0)]
+    assert totals == [("all", 3)]
+    assert (await _inspect(fresh_settings))["diff"] == []

@@ -34,6 +34,23 @@ class Tag(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    # How many articles carry the tag, kept in step with article_tags inside the same
+    # transaction: /api/tags and the tag filter's total read it instead of counting.
+    articles_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ArticleCount(Base):
+    """How many articles a scope holds, kept in step on create and delete: the unfiltered
+    list's total is one row instead of a count over the whole table. One scope so far."""
+
+    __tablename__ = "article_counts"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    articles: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+# The scope of every article.
+ALL_ARTICLES = "all"
 
 
 class ArticleTag(Base):

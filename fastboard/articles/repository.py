@@ -1,8 +1,10 @@
 """Every query on articles, tags and favorites.
 
-Reads return ``ArticleRow`` values built from one SELECT: the author is joined, the
-viewer's ``favorited`` and ``following`` are EXISTS columns and the tags one aggregated
-string, and a list page carries its total count. A page of any size is one statement.
+Reads return ``ArticleRow`` values. A list page is one SELECT, the same for every viewer
+(author joined, tags one aggregated string, the total alongside); a signed-in viewer's
+``favorited`` and ``following`` on that page come from one small query of their own,
+which also finds the viewer's account. One article is one SELECT with the viewer's flags
+as EXISTS columns.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -20,23 +22,32 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     bindparam,
     delete,
     exists,
     false,
     func,
+    literal_column,
     null,
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
-from fastboard.db import insert_ignoring_duplicates
+from fastboard.articles.models import (
+    ALL_ARTICLES,
+    Article,
+    ArticleCount,
+    ArticleTag,
+    Favorite,
+    Tag,
+)
+from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
-from fastboard.profiles.repository import Author, author_columns, followed_by
+from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
 from fastboard.users.models import User
 
 
@@ -56,14 +67,29 @@ class ArticleRow:
 
     @classmethod
     def from_mapping(cls, row: Mapping[Any, Any]) -> ArticleRow:
-        values = {name: row[name] for name in _ROW_FIELDS}
         joined = row["tags"]
-        # Sorted here, not in SQL: collations differ between databases, code points don't.
-        values["tags"] = sorted(joined.split(TAG_SEPARATOR)) if joined else []
-        return cls(**values, author=Author.from_mapping(row))
+        return cls(
+            row["id"],
+            row["slug"],
+            row["title"],
+            row["description"],
+            row["body"],
+            row["created_at"],
+            row["updated_at"],
+            row["favorites_count"],
+            row["favorited"],
+            Author.from_mapping(row),
+            # Sorted here, not in SQL: collations differ between databases, code points don't.
+            sorted(joined.split(TAG_SEPARATOR)) if joined else [],
+        )
 
 
-_ROW_FIELDS = tuple(name for name in ArticleRow.__slots__ if name not in ("author", "tags"))
+@dataclass(frozen=True, slots=True)
+class ViewerFlags:
+    """A viewer's ``favorited`` and ``following`` for the articles of one page."""
+
+    favorited: frozenset[int]  # article ids
+    following: frozenset[int]  # author ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +178,17 @@ def _where(kinds: frozenset[str]) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def _count(kinds: frozenset[str]) -> Select[Any]:
+def _total(kinds: frozenset[str]) -> Select[Any]:
+    """The number of articles matching ``kinds``, as a one-value SELECT."""
+    # Every article, or one tag alone: a counter kept on write, one row to read, however
+    # many articles there are. (A missing row reads as 0.)
+    if not kinds:
+        stored = select(ArticleCount.articles).where(ArticleCount.scope == ALL_ARTICLES)
+        return select(func.coalesce(stored.scalar_subquery(), 0))
+    if kinds == {"tag"}:
+        stored = select(Tag.articles_count).where(Tag.name == bindparam("tag", type_=String))
+        return select(func.coalesce(stored.scalar_subquery(), 0))
+    # The other filters select a few users' articles: counting them reads that much only.
     count = select(func.count()).select_from(Article)
     # Only the author filter needs the users table; without it the count is an
     # index-only scan of articles.
@@ -162,12 +198,12 @@ def _count(kinds: frozenset[str]) -> Select[Any]:
 
 
 @cache
-def _page_statement(kinds: frozenset[str], *, with_viewer: bool) -> Select[Any]:
+def _page_statement(kinds: frozenset[str]) -> Select[Any]:
     # The total rides along as an uncorrelated scalar subquery, which the database
     # evaluates once: the page and its count cost one round trip.
-    total = _count(kinds).correlate(None).scalar_subquery().label("total")
+    total = _total(kinds).correlate(None).scalar_subquery().label("total")
     return (
-        _select_rows(with_viewer=with_viewer, with_body=False)
+        _select_rows(with_viewer=False, with_body=False)
         .add_columns(total)
         .where(*_where(kinds))
         .order_by(Article.created_at.desc(), Article.id.desc())
@@ -176,7 +212,7 @@ def _page_statement(kinds: frozenset[str], *, with_viewer: bool) -> Select[Any]:
     )
 
 
-_count_statement = cache(_count)
+_total_statement = cache(_total)
 
 
 @cache
@@ -186,36 +222,57 @@ def _row_statement(*, with_viewer: bool) -> Select[Any]:
     )
 
 
-async def _read(
-    session: AsyncSession, statement: Select[Any], params: dict[str, Any]
-) -> Sequence[RowMapping]:
+@cache
+def _flags_statement() -> Any:
+    viewer_id = bindparam("viewer_id", type_=BigInteger)
+    # Kind 0 is the viewer's own row: that the account exists rides along with the flags.
+    viewer: Any = select(User.id, literal_column("0")).where(User.id == viewer_id)
+    favorited: Any = select(Favorite.article_id, literal_column("1")).where(
+        Favorite.user_id == viewer_id,
+        Favorite.article_id.in_(bindparam("article_ids", expanding=True)),
+    )
+    following = followed_among(viewer_id, bindparam("author_ids", expanding=True))
+    return viewer.union_all(favorited, following.add_columns(literal_column("2")))
+
+
+async def _read(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Sequence[Any]:
     # Core execution on the session's connection (same transaction): these statements
     # return plain columns, so the ORM's result machinery would only add CPU.
     connection = await session.connection()
-    rows: Sequence[RowMapping] = (await connection.execute(statement, params)).mappings().all()
-    return rows
+    return (await connection.execute(statement, params)).all()
 
 
 async def list_page(
-    session: AsyncSession,
-    filters: ArticleFilter,
-    *,
-    viewer_id: int | None,
-    limit: int,
-    offset: int,
+    session: AsyncSession, filters: ArticleFilter, *, limit: int, offset: int
 ) -> tuple[list[ArticleRow], int]:
-    """One page, newest first, and the total count: one statement."""
+    """One page, newest first, and the total count, as anyone sees them: one statement."""
     values = filters.values()
     kinds = frozenset(values)
-    params = {**values, "limit": limit, "offset": offset}
-    if viewer_id is not None:
-        params["viewer_id"] = viewer_id
-    statement = _page_statement(kinds, with_viewer=viewer_id is not None)
-    rows = await _read(session, statement, params)
+    rows = await _read(
+        session, _page_statement(kinds), {**values, "limit": limit, "offset": offset}
+    )
     if not rows:
         # Past the end, or nothing matches: no row carried the total.
-        return [], await session.scalar(_count_statement(kinds), values) or 0
-    return [ArticleRow.from_mapping(row) for row in rows], int(rows[0]["total"])
+        return [], (await _read(session, _total_statement(kinds), values))[0][0]
+    return [ArticleRow.from_mapping(row._mapping) for row in rows], rows[0].total
+
+
+async def viewer_flags(
+    session: AsyncSession, viewer_id: int, rows: Sequence[ArticleRow]
+) -> ViewerFlags | None:
+    """Which of these articles the viewer favorited and which of their authors they
+    follow: one statement over three primary keys. None when the viewer's account does
+    not exist (any more)."""
+    params = {
+        "viewer_id": viewer_id,
+        "article_ids": [row.id for row in rows],
+        "author_ids": list({row.author.id for row in rows}),
+    }
+    found = await _read(session, _flags_statement(), params)
+    if not any(kind == 0 for _, kind in found):
+        return None
+    favorited = frozenset[int](key for key, kind in found if kind == 1)
+    return ViewerFlags(favorited, frozenset(key for key, kind in found if kind == 2))
 
 
 async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) -> ArticleRow | None:
@@ -223,11 +280,16 @@ async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) ->
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
     found = await _read(session, _row_statement(with_viewer=viewer_id is not None), params)
-    return ArticleRow.from_mapping(found[0]) if found else None
+    return ArticleRow.from_mapping(found[0]._mapping) if found else None
 
 
-async def get_by_slug(session: AsyncSession, slug: str) -> Article | None:
-    return await session.scalar(select(Article).where(Article.slug == slug))
+async def get_by_slug(
+    session: AsyncSession, slug: str, *, for_update: bool = False
+) -> Article | None:
+    """The article at ``slug``; ``for_update`` locks its row until the transaction ends,
+    so that changes to one article's tags and counters follow one another."""
+    query = select(Article).where(Article.slug == slug)
+    return await session.scalar(query.with_for_update() if for_update else query)
 
 
 async def id_for_slug(session: AsyncSession, slug: str) -> int | None:
@@ -246,13 +308,34 @@ async def save(session: AsyncSession, article: Article) -> Article:
     return article
 
 
+async def count_added(session: AsyncSession) -> None:
+    """Count one more article (call it once the article is inserted)."""
+    await _bump_total(session, +1)
+
+
 async def remove(session: AsyncSession, article_id: int) -> None:
+    """Delete the article; its tag links, favorites and comments go with it (cascade)."""
+    tag_ids = select(ArticleTag.tag_id).where(ArticleTag.article_id == article_id)
+    await _bump_tags(session, tag_ids, -1)
     await session.execute(delete(Article).where(Article.id == article_id))
+    await _bump_total(session, -1)
 
 
-async def set_tags(session: AsyncSession, article_id: int, names: Sequence[str]) -> None:
-    """Replace an article's tags, creating missing tags (three statements at most)."""
-    await session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+async def _bump_total(session: AsyncSession, delta: int) -> None:
+    # An upsert: the row may be missing (a table emptied by hand), never a lost count.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ArticleCount).values(scope=ALL_ARTICLES, articles=max(delta, 0))
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ArticleCount.scope],
+            set_={"articles": ArticleCount.articles + delta},
+        )
+    )
+
+
+async def _link_tags(session: AsyncSession, article_id: int, names: Sequence[str]) -> None:
+    """Link the article to tags it does not carry yet, creating missing tags."""
     if not names:
         return
     # Sorted: concurrent transactions creating the same new tags lock them in one order,
@@ -262,40 +345,107 @@ async def set_tags(session: AsyncSession, article_id: int, names: Sequence[str])
     ids: dict[str, int] = dict(found.all())
     links = [{"article_id": article_id, "tag_id": ids[name]} for name in names]
     await insert_ignoring_duplicates(session, ArticleTag, links)
+    await _bump_tags(session, list(ids.values()), +1)
+
+
+async def set_tags(session: AsyncSession, article_id: int, names: Sequence[str]) -> None:
+    """Give the article exactly the tags ``names``, creating missing tags, and keep the
+    tags' counts in step. The caller holds the article's row lock (or created it)."""
+    linked = select(Tag.name, Tag.id).join(ArticleTag, ArticleTag.tag_id == Tag.id)
+    current: dict[str, int] = dict(
+        (await session.execute(linked.where(ArticleTag.article_id == article_id))).all()
+    )
+    dropped = [tag_id for name, tag_id in current.items() if name not in names]
+    if dropped:
+        await session.execute(
+            delete(ArticleTag).where(
+                ArticleTag.article_id == article_id, ArticleTag.tag_id.in_(dropped)
+            )
+        )
+        await _bump_tags(session, dropped, -1)
+    await _link_tags(session, article_id, [name for name in names if name not in current])
+
+
+async def _bump_tags(session: AsyncSession, tag_ids: Any, delta: int) -> None:
+    # Relative update: concurrent articles under one tag never lose a count.
+    await session.execute(
+        update(Tag)
+        .where(Tag.id.in_(tag_ids))
+        .values(articles_count=Tag.articles_count + delta)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def popular_tags(session: AsyncSession, limit: int) -> list[str]:
     query = (
         select(Tag.name)
-        .join(ArticleTag, ArticleTag.tag_id == Tag.id)
-        .group_by(Tag.name)
-        .order_by(func.count().desc(), Tag.name)
+        .where(Tag.articles_count > 0)
+        .order_by(Tag.articles_count.desc(), Tag.name)
         .limit(limit)
     )
     return list(await session.scalars(query))
 
 
-async def favorite(session: AsyncSession, user_id: int, article_id: int) -> None:
-    inserted = await insert_ignoring_duplicates(
-        session, Favorite, [{"user_id": user_id, "article_id": article_id}]
+def _table(model: type[Base]) -> Table:
+    # Table-level statements: given a dict of parameters, the ORM would take it for rows.
+    return cast(Table, model.__table__)
+
+
+def id_at_slug() -> Select[Any]:
+    """The id of the article at the bound parameter ``slug``, for statements to embed."""
+    return select(Article.id).where(Article.slug == bindparam("slug", type_=String))
+
+
+@cache
+def _favorite_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The article is found by its slug inside the INSERT: no lookup of its own.
+    now = bindparam("now", type_=UTCDateTime)
+    chosen = id_at_slug().add_columns(bindparam("user_id", type_=BigInteger), now)
+    columns = [Favorite.article_id, Favorite.user_id, Favorite.created_at]
+    return (
+        insert(_table(Favorite))
+        .from_select(columns, chosen)
+        .on_conflict_do_nothing()
+        .returning(Favorite.article_id)
     )
-    if inserted:
+
+
+@cache
+def _unfavorite_statement() -> Any:
+    return (
+        delete(_table(Favorite))
+        .where(
+            Favorite.user_id == bindparam("user_id", type_=BigInteger),
+            Favorite.article_id == id_at_slug().scalar_subquery(),
+        )
+        .returning(Favorite.article_id)
+    )
+
+
+async def favorite(session: AsyncSession, user_id: int, slug: str, now: datetime) -> None:
+    """Favorite the article at ``slug`` unless already done (or there is no such article)."""
+    dialect = session.get_bind().dialect.name
+    params = {"user_id": user_id, "slug": slug, "now": now}
+    article_id = (await session.execute(_favorite_statement(dialect), params)).scalar()
+    if article_id is not None:
         await _bump_favorites(session, article_id, +1)
 
 
-async def unfavorite(session: AsyncSession, user_id: int, article_id: int) -> None:
-    result: Any = await session.execute(
-        delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article_id)
-    )
-    if result.rowcount:
+async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> None:
+    params = {"user_id": user_id, "slug": slug}
+    article_id = (await session.execute(_unfavorite_statement(), params)).scalar()
+    if article_id is not None:
         await _bump_favorites(session, article_id, -1)
+
+
+_BUMP_FAVORITES = (
+    update(_table(Article))
+    .where(Article.id == bindparam("article_id", type_=BigInteger))
+    .values(favorites_count=Article.favorites_count + bindparam("delta", type_=Integer))
+)
 
 
 async def _bump_favorites(session: AsyncSession, article_id: int, delta: int) -> None:
     # Relative update: concurrent favorites of one article never lose a count.
-    await session.execute(
-        update(Article)
-        .where(Article.id == article_id)
-        .values(favorites_count=Article.favorites_count + delta)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_BUMP_FAVORITES, {"article_id": article_id, "delta": delta})

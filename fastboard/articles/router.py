@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from fastboard.articles import service
-from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
+from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
 from fastboard.articles.repository import ArticleFilter
 from fastboard.articles.schemas import (
     MultipleArticlesResponse,
@@ -14,11 +14,12 @@ from fastboard.articles.schemas import (
     TagsResponse,
     UpdateArticleRequest,
 )
-from fastboard.auth import CurrentUser, OptionalUser
+from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenUserId, TokenUserId
 from fastboard.cache import cacheable
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
+from fastboard.responses import JSONBytes
 from fastboard.users.models import User
 
 router = APIRouter(prefix="/articles")
@@ -37,13 +38,13 @@ FilterName = Annotated[str | None, Query(max_length=64)]
     responses=error_responses(401, 422),
 )
 async def feed(
-    session: SessionDep, user: CurrentUser, limit: Limit = 20, offset: Offset = 0
-) -> MultipleArticlesResponse:
-    filters = ArticleFilter(feed_of=user.id)
+    session: SessionDep, viewer_id: RequiredTokenUserId, limit: Limit = 20, offset: Offset = 0
+) -> Response:
+    filters = ArticleFilter(feed_of=viewer_id)
     articles, total = await service.list_articles(
-        session, filters, user, limit=limit, offset=offset
+        session, filters, viewer_id, limit=limit, offset=offset
     )
-    return MultipleArticlesResponse(articles=articles, articlesCount=total)
+    return JSONBytes({"articles": articles, "articlesCount": total})
 
 
 @router.get(
@@ -54,21 +55,21 @@ async def feed(
     summary="Get recent articles globally",
     responses=error_responses(401, 422),
 )
-@cacheable(Article, ArticleTag, Tag, Favorite, User)
+@cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
 async def list_articles(
     session: SessionDep,
-    viewer: OptionalUser,
+    viewer_id: TokenUserId,
     tag: FilterName = None,
     author: FilterName = None,
     favorited: FilterName = None,
     limit: Limit = 20,
     offset: Offset = 0,
-) -> MultipleArticlesResponse:
+) -> Response:
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
     articles, total = await service.list_articles(
-        session, filters, viewer, limit=limit, offset=offset
+        session, filters, viewer_id, limit=limit, offset=offset
     )
-    return MultipleArticlesResponse(articles=articles, articlesCount=total)
+    return JSONBytes({"articles": articles, "articlesCount": total})
 
 
 @router.post(
@@ -82,8 +83,10 @@ async def list_articles(
 )
 async def create_article(
     body: NewArticleRequest, session: SessionDep, author: CurrentUser
-) -> SingleArticleResponse:
-    return SingleArticleResponse(article=await service.create(session, body.article, author))
+) -> Response:
+    article = await service.create(session, body.article, author)
+    # A Response is sent as it is: the route's status_code applies to returned values only.
+    return JSONBytes({"article": article}, status_code=status.HTTP_201_CREATED)
 
 
 @router.get(
@@ -95,10 +98,8 @@ async def create_article(
     responses=error_responses(404, 422),
 )
 @cacheable(Article, ArticleTag, Tag, User)
-async def get_article(
-    slug: Slug, session: SessionDep, viewer: OptionalUser
-) -> SingleArticleResponse:
-    return SingleArticleResponse(article=await service.get(session, slug, viewer))
+async def get_article(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
+    return JSONBytes({"article": await service.get(session, slug, viewer)})
 
 
 @router.put(
@@ -111,8 +112,8 @@ async def get_article(
 )
 async def update_article(
     slug: Slug, body: UpdateArticleRequest, session: SessionDep, user: CurrentUser
-) -> SingleArticleResponse:
-    return SingleArticleResponse(article=await service.update(session, slug, body.article, user))
+) -> Response:
+    return JSONBytes({"article": await service.update(session, slug, body.article, user)})
 
 
 @router.delete(
@@ -136,8 +137,8 @@ async def delete_article(slug: Slug, session: SessionDep, user: CurrentUser) -> 
     summary="Favorite an article",
     responses=error_responses(401, 404, 422),
 )
-async def favorite(slug: Slug, session: SessionDep, user: CurrentUser) -> SingleArticleResponse:
-    return SingleArticleResponse(article=await service.favorite(session, slug, user))
+async def favorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Response:
+    return JSONBytes({"article": await service.favorite(session, slug, user)})
 
 
 @router.delete(
@@ -148,8 +149,8 @@ async def favorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Single
     summary="Unfavorite an article",
     responses=error_responses(401, 404, 422),
 )
-async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> SingleArticleResponse:
-    return SingleArticleResponse(article=await service.unfavorite(session, slug, user))
+async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Response:
+    return JSONBytes({"article": await service.unfavorite(session, slug, user)})
 
 
 @tags_router.get(
@@ -160,6 +161,6 @@ async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Sing
     description="The most used tags, most used first.",
     responses=error_responses(422),
 )
-@cacheable(Tag, ArticleTag)
-async def list_tags(session: SessionDep) -> TagsResponse:
-    return TagsResponse(tags=await service.popular_tags(session))
+@cacheable(Tag)
+async def list_tags(session: SessionDep) -> Response:
+    return JSONBytes({"tags": await service.popular_tags(session)})

@@ -10,57 +10,79 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fastboard.articles import repository, slugs
 from fastboard.articles.models import Article
 from fastboard.articles.repository import ArticleFilter, ArticleRow
-from fastboard.articles.schemas import Article as ArticleOut
-from fastboard.articles.schemas import ArticleSummary, NewArticle, UpdateArticle
+from fastboard.articles.schemas import NewArticle, UpdateArticle
 from fastboard.db import utcnow
-from fastboard.errors import Forbidden, Invalid, NotFound
-from fastboard.profiles.service import profile_out
+from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
+from fastboard.fields import iso_millis
+from fastboard.profiles.service import profile_json
 from fastboard.users.models import User
 
 SLUG_ATTEMPTS = 5
 POPULAR_TAGS = 200
 
+# Articles leave the service as plain values shaped as the wire models ``ArticleSummary``
+# and ``Article`` (articles.schemas), keys in their order: routers write them out as JSON
+# as they are.
+ArticleJSON = dict[str, Any]
 
-def _wire_fields(row: ArticleRow) -> dict[str, Any]:
+
+def _summary_json(row: ArticleRow, *, favorited: bool, following: bool) -> ArticleJSON:
     return {
         "slug": row.slug,
         "title": row.title,
         "description": row.description,
         "tagList": row.tags,
-        "createdAt": row.created_at,
-        "updatedAt": row.updated_at,
-        "favorited": row.favorited,
+        "createdAt": iso_millis(row.created_at),
+        "updatedAt": iso_millis(row.updated_at),
+        "favorited": favorited,
         "favoritesCount": row.favorites_count,
-        "author": profile_out(row.author),
+        "author": profile_json(row.author, following=following),
     }
 
 
-def summary_out(row: ArticleRow) -> ArticleSummary:
-    return ArticleSummary(**_wire_fields(row))
-
-
-def article_out(row: ArticleRow) -> ArticleOut:
-    return ArticleOut(**_wire_fields(row), body=row.body or "")
+def _article_json(row: ArticleRow) -> ArticleJSON:
+    article = _summary_json(row, favorited=row.favorited, following=row.author.following)
+    article["body"] = row.body or ""
+    return article
 
 
 async def list_articles(
-    session: AsyncSession, filters: ArticleFilter, viewer: User | None, *, limit: int, offset: int
-) -> tuple[list[ArticleSummary], int]:
-    rows, total = await repository.list_page(
-        session, filters, viewer_id=viewer.id if viewer else None, limit=limit, offset=offset
-    )
-    return [summary_out(row) for row in rows], total
+    session: AsyncSession,
+    filters: ArticleFilter,
+    viewer_id: int | None,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[ArticleJSON], int]:
+    """A page as anyone sees it, then the viewer's own flags on it. ``viewer_id`` comes
+    from a valid token: the flags' query also checks that the account exists."""
+    rows, total = await repository.list_page(session, filters, limit=limit, offset=offset)
+    if viewer_id is None:
+        return [_summary_json(row, favorited=False, following=False) for row in rows], total
+    flags = await repository.viewer_flags(session, viewer_id, rows)
+    if flags is None:
+        # What fastboard.auth answers for a token whose user it cannot find.
+        raise Unauthorized("token is invalid or has expired", field="token")
+    articles = [
+        _summary_json(
+            row,
+            favorited=row.id in flags.favorited,
+            following=row.author.id in flags.following,
+        )
+        for row in rows
+    ]
+    return articles, total
 
 
-async def get(session: AsyncSession, slug: str, viewer: User | None) -> ArticleOut:
+async def get(session: AsyncSession, slug: str, viewer: User | None) -> ArticleJSON:
     row = await repository.get_row(session, slug, viewer_id=viewer.id if viewer else None)
     if row is None:
         raise NotFound("article not found", field="article")
-    return article_out(row)
+    return _article_json(row)
 
 
 async def _owned(session: AsyncSession, slug: str, user: User) -> Article:
-    article = await repository.get_by_slug(session, slug)
+    article = await repository.get_by_slug(session, slug, for_update=True)
     if article is None:
         raise NotFound("article not found", field="article")
     if article.author_id != user.id:
@@ -100,7 +122,7 @@ def _apply(article: Article, changes: dict[str, Any]) -> None:
         setattr(article, name, value)
 
 
-async def create(session: AsyncSession, data: NewArticle, author: User) -> ArticleOut:
+async def create(session: AsyncSession, data: NewArticle, author: User) -> ArticleJSON:
     now = utcnow()
     article = Article(author_id=author.id, favorites_count=0)
     changes = {
@@ -111,11 +133,12 @@ async def create(session: AsyncSession, data: NewArticle, author: User) -> Artic
         "updated_at": now,
     }
     await _save(session, article, changes)
+    await repository.count_added(session)
     await repository.set_tags(session, article.id, data.tagList)
     return await get(session, article.slug, author)
 
 
-async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: User) -> ArticleOut:
+async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: User) -> ArticleJSON:
     article = await _owned(session, slug, user)
     given = data.model_dump(exclude_unset=True, exclude_none=True)
     tags = given.pop("tagList", None)
@@ -142,13 +165,14 @@ async def article_id(session: AsyncSession, slug: str) -> int:
     return found
 
 
-async def favorite(session: AsyncSession, slug: str, user: User) -> ArticleOut:
-    await repository.favorite(session, user.id, await article_id(session, slug))
+async def favorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
+    # No lookup first: a missing article favorites nothing, and reading it answers 404.
+    await repository.favorite(session, user.id, slug, utcnow())
     return await get(session, slug, user)
 
 
-async def unfavorite(session: AsyncSession, slug: str, user: User) -> ArticleOut:
-    await repository.unfavorite(session, user.id, await article_id(session, slug))
+async def unfavorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
+    await repository.unfavorite(session, user.id, slug)
     return await get(session, slug, user)
 
 

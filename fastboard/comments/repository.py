@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import BigInteger, String, Table, Text, bindparam, delete, insert, join, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastboard.articles.models import Article
+from fastboard.articles.repository import id_at_slug
 from fastboard.comments.models import Comment
+from fastboard.db import UTCDateTime
 from fastboard.profiles.repository import Author, author_columns
 from fastboard.users.models import User
 
@@ -34,36 +38,73 @@ class CommentRow:
         )
 
 
-def _select(viewer_id: int | None) -> Any:
-    return select(
-        Comment.id,
-        Comment.body,
-        Comment.created_at,
-        Comment.updated_at,
-        *author_columns(Comment.author_id, viewer_id),
-    ).join(User, User.id == Comment.author_id)
+@cache
+def _for_article_statement(*, with_viewer: bool) -> Any:
+    viewer_id = bindparam("viewer_id", type_=BigInteger) if with_viewer else None
+    # From the article, comments outer-joined: an article without comments is one row of
+    # NULLs, no article is no row at all, and neither needs a lookup of its own.
+    commented = join(Comment, User, User.id == Comment.author_id)
+    return (
+        select(
+            Comment.id,
+            Comment.body,
+            Comment.created_at,
+            Comment.updated_at,
+            *author_columns(Comment.author_id, viewer_id),
+        )
+        .select_from(Article)
+        .outerjoin(commented, Comment.article_id == Article.id)
+        .where(Article.slug == bindparam("slug", type_=String))
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+    )
 
 
 async def for_article(
-    session: AsyncSession, article_id: int, *, viewer_id: int | None
-) -> list[CommentRow]:
-    """All comments of an article with their authors, newest first: one statement."""
-    query = (
-        _select(viewer_id)
-        .where(Comment.article_id == article_id)
-        .order_by(Comment.created_at.desc(), Comment.id.desc())
-    )
-    return [CommentRow.from_mapping(row) for row in (await session.execute(query)).mappings()]
+    session: AsyncSession, slug: str, *, viewer_id: int | None
+) -> list[CommentRow] | None:
+    """All comments of the article at ``slug`` with their authors, newest first, in one
+    statement; None when there is no such article."""
+    params: dict[str, Any] = {"slug": slug}
+    if viewer_id is not None:
+        params["viewer_id"] = viewer_id
+    statement = _for_article_statement(with_viewer=viewer_id is not None)
+    # Core on the session's connection: plain columns need none of the ORM's machinery.
+    connection = await session.connection()
+    rows = (await connection.execute(statement, params)).mappings().all()
+    if not rows:
+        return None
+    return [CommentRow.from_mapping(row) for row in rows if row["id"] is not None]
 
 
 async def get(session: AsyncSession, comment_id: int) -> Comment | None:
     return await session.get(Comment, comment_id)
 
 
-async def add(session: AsyncSession, comment: Comment) -> Comment:
-    session.add(comment)
-    await session.flush()
-    return comment
+@cache
+def _add_statement() -> Any:
+    now = bindparam("now", type_=UTCDateTime)
+    author_id, body = bindparam("author_id", type_=BigInteger), bindparam("body", type_=Text)
+    columns = [
+        Comment.article_id,
+        Comment.author_id,
+        Comment.body,
+        Comment.created_at,
+        Comment.updated_at,
+    ]
+    # The article is found by its slug inside the INSERT: no lookup of its own. (A table-
+    # level statement: given a dict of parameters, the ORM would take it for rows.)
+    chosen = id_at_slug().add_columns(author_id, body, now, now)
+    comments = cast(Table, Comment.__table__)
+    return insert(comments).from_select(columns, chosen).returning(Comment.id)
+
+
+async def add(
+    session: AsyncSession, slug: str, *, author_id: int, body: str, now: datetime
+) -> int | None:
+    """Comment on the article at ``slug``; the new comment's id, None without such article."""
+    params = {"slug": slug, "author_id": author_id, "body": body, "now": now}
+    comment_id: int | None = (await session.execute(_add_statement(), params)).scalar()
+    return comment_id
 
 
 async def remove(session: AsyncSession, comment_id: int) -> None:

@@ -13,6 +13,7 @@ from fastboard.comments.schemas import (
 )
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
+from fastboard.responses import JSONBytes
 
 router = APIRouter(prefix="/articles/{slug}/comments", tags=["Comments"])
 
@@ -27,10 +28,8 @@ CommentId = Annotated[int, Path(alias="id", description="The comment's id", ge=1
     summary="Get comments for an article",
     responses=error_responses(401, 404, 422),
 )
-async def list_comments(
-    slug: Slug, session: SessionDep, viewer: OptionalUser
-) -> MultipleCommentsResponse:
-    return MultipleCommentsResponse(comments=await service.list_for(session, slug, viewer))
+async def list_comments(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
+    return JSONBytes({"comments": await service.list_for(session, slug, viewer)})
 
 
 @router.post(
@@ -43,10 +42,8 @@ async def list_comments(
 )
 async def add_comment(
     slug: Slug, body: NewCommentRequest, session: SessionDep, author: CurrentUser
-) -> SingleCommentResponse:
-    return SingleCommentResponse(
-        comment=await service.add(session, slug, body.comment.body, author)
-    )
+) -> Response:
+    return JSONBytes({"comment": await service.add(session, slug, body.comment.body, author)})
 
 
 @router.delete(

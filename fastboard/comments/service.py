@@ -2,56 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.articles import service as articles
 from fastboard.comments import repository
-from fastboard.comments.models import Comment
 from fastboard.comments.repository import CommentRow
-from fastboard.comments.schemas import Comment as CommentOut
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, NotFound
+from fastboard.fields import iso_millis
 from fastboard.profiles.repository import Author
-from fastboard.profiles.service import profile_out
+from fastboard.profiles.service import profile_json
 from fastboard.users.models import User
 
-
-def comment_out(row: CommentRow) -> CommentOut:
-    return CommentOut(
-        id=row.id,
-        createdAt=row.created_at,
-        updatedAt=row.updated_at,
-        body=row.body,
-        author=profile_out(row.author),
-    )
+# Shaped as the wire model ``Comment`` (comments.schemas), keys in its order.
+CommentJSON = dict[str, Any]
 
 
-async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> list[CommentOut]:
-    article_id = await articles.article_id(session, slug)
-    rows = await repository.for_article(
-        session, article_id, viewer_id=viewer.id if viewer else None
-    )
-    return [comment_out(row) for row in rows]
+def _comment_json(row: CommentRow) -> CommentJSON:
+    return {
+        "id": row.id,
+        "createdAt": iso_millis(row.created_at),
+        "updatedAt": iso_millis(row.updated_at),
+        "body": row.body,
+        "author": profile_json(row.author, following=row.author.following),
+    }
 
 
-async def add(session: AsyncSession, slug: str, body: str, author: User) -> CommentOut:
+async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> list[CommentJSON]:
+    rows = await repository.for_article(session, slug, viewer_id=viewer.id if viewer else None)
+    if rows is None:
+        raise NotFound("article not found", field="article")
+    return [_comment_json(row) for row in rows]
+
+
+async def add(session: AsyncSession, slug: str, body: str, author: User) -> CommentJSON:
     now = utcnow()
-    comment = Comment(
-        article_id=await articles.article_id(session, slug),
-        author_id=author.id,
+    comment_id = await repository.add(session, slug, author_id=author.id, body=body, now=now)
+    if comment_id is None:
+        raise NotFound("article not found", field="article")
+    row = CommentRow(
+        id=comment_id,
         body=body,
         created_at=now,
         updated_at=now,
-    )
-    await repository.add(session, comment)
-    row = CommentRow(
-        id=comment.id,
-        body=comment.body,
-        created_at=comment.created_at,
-        updated_at=comment.updated_at,
         author=Author.of(author, following=False),  # nobody follows themselves
     )
-    return comment_out(row)
+    return _comment_json(row)
 
 
 async def delete(session: AsyncSession, slug: str, comment_id: int, user: User) -> None:

@@ -76,6 +76,14 @@ def followed_by(follower_id: SQLColumnExpression[int]) -> Select[int]:
     return select(Follow.followee_id).where(Follow.follower_id == follower_id)
 
 
+def followed_among(follower_id: BindParameter[int], user_ids: BindParameter[Any]) -> Select[Any]:
+    """Which of ``user_ids`` (an expanding parameter) ``follower_id`` follows: a range of
+    the follows primary key."""
+    return select(Follow.followee_id).where(
+        Follow.follower_id == follower_id, Follow.followee_id.in_(user_ids)
+    )
+
+
 async def get_author(
     session: AsyncSession, username: str, *, viewer_id: int | None
 ) -> Author | None:

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from fastboard.auth import CurrentUser, OptionalUser
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
 from fastboard.profiles import service
 from fastboard.profiles.schemas import ProfileResponse
+from fastboard.responses import JSONBytes
 
 router = APIRouter(prefix="/profiles", tags=["Profile"])
 
@@ -24,8 +25,8 @@ UsernamePath = Annotated[str, Path(description="Username of the profile", max_le
 )
 async def get_profile(
     username: UsernamePath, session: SessionDep, viewer: OptionalUser
-) -> ProfileResponse:
-    return ProfileResponse(profile=await service.get(session, username, viewer))
+) -> Response:
+    return JSONBytes({"profile": await service.get(session, username, viewer)})
 
 
 @router.post(
@@ -35,8 +36,8 @@ async def get_profile(
     summary="Follow a user",
     responses=error_responses(401, 404, 422),
 )
-async def follow(username: UsernamePath, session: SessionDep, user: CurrentUser) -> ProfileResponse:
-    return ProfileResponse(profile=await service.follow(session, username, user))
+async def follow(username: UsernamePath, session: SessionDep, user: CurrentUser) -> Response:
+    return JSONBytes({"profile": await service.follow(session, username, user)})
 
 
 @router.delete(
@@ -46,7 +47,5 @@ async def follow(username: UsernamePath, session: SessionDep, user: CurrentUser)
     summary="Unfollow a user",
     responses=error_responses(401, 404, 422),
 )
-async def unfollow(
-    username: UsernamePath, session: SessionDep, user: CurrentUser
-) -> ProfileResponse:
-    return ProfileResponse(profile=await service.unfollow(session, username, user))
+async def unfollow(username: UsernamePath, session: SessionDep, user: CurrentUser) -> Response:
+    return JSONBytes({"profile": await service.unfollow(session, username, user)})

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.errors import Invalid, NotFound
 from fastboard.profiles import repository
 from fastboard.profiles.repository import Author
-from fastboard.profiles.schemas import Profile
 from fastboard.users.models import User
 
+# Shaped as the wire model ``Profile`` (profiles.schemas), keys in its order.
+ProfileJSON = dict[str, Any]
 
-def profile_out(author: Author) -> Profile:
-    return Profile(
-        username=author.username,
-        bio=author.bio,
-        image=author.image or "",
-        following=author.following,
-    )
+
+def profile_json(author: Author, *, following: bool) -> ProfileJSON:
+    return {
+        "username": author.username,
+        "bio": author.bio,
+        "image": author.image or "",
+        "following": following,
+    }
 
 
 async def _author_named(session: AsyncSession, username: str, viewer: User | None) -> Author:
@@ -29,19 +31,20 @@ async def _author_named(session: AsyncSession, username: str, viewer: User | Non
     return author
 
 
-async def get(session: AsyncSession, username: str, viewer: User | None) -> Profile:
-    return profile_out(await _author_named(session, username, viewer))
+async def get(session: AsyncSession, username: str, viewer: User | None) -> ProfileJSON:
+    author = await _author_named(session, username, viewer)
+    return profile_json(author, following=author.following)
 
 
-async def follow(session: AsyncSession, username: str, user: User) -> Profile:
+async def follow(session: AsyncSession, username: str, user: User) -> ProfileJSON:
     author = await _author_named(session, username, user)
     if author.id == user.id:
         raise Invalid("you cannot follow yourself", field="profile")
     await repository.follow(session, user.id, author.id)
-    return profile_out(replace(author, following=True))
+    return profile_json(author, following=True)
 
 
-async def unfollow(session: AsyncSession, username: str, user: User) -> Profile:
+async def unfollow(session: AsyncSession, username: str, user: User) -> ProfileJSON:
     author = await _author_named(session, username, user)
     await repository.unfollow(session, user.id, author.id)
-    return profile_out(replace(author, following=False))
+    return profile_json(author, following=False)

@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from fastboard.security import create_token
+from fastboard.settings import Settings
 from tests.articles.conftest import (
     PROFILE_KEYS,
     SUMMARY_KEYS,
@@ -376,3 +378,29 @@ async def test_unfollowing_removes_the_author_from_the_feed(
     feed = await client.get("/api/articles/feed", headers=auth(token))
     assert feed.json()["articlesCount"] == 1
     assert slugs_of(feed.json()) == [slugs["b1"]]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/articles",
+        "/api/articles?offset=50",
+        "/api/articles?tag=nothing-has-it",
+        "/api/articles/feed",
+        "/api/articles/{slug}",
+        "/api/articles/{slug}/comments",
+        "/api/profiles/alice",
+    ],
+)
+async def test_a_token_whose_user_is_gone_reads_nothing(
+    client: httpx.AsyncClient, alice: dict[str, Any], settings: Settings, path: str
+) -> None:
+    # Lists check the account in the query that reads the viewer's flags, after the page:
+    # an empty page or an unknown tag must not let the token through either.
+    slug = (await create_article(client, alice["token"]))["slug"]
+    ghost = create_token(987_654, settings)
+
+    response = await client.get(path.format(slug=slug), headers=auth(ghost))
+
+    assert response.status_code == 401, response.text
+    assert response.json() == {"errors": {"token": ["token is invalid or has expired"]}}

@@ -1,0 +1,288 @@
+"""The fast read paths answer exactly what straightforward ORM queries say.
+
+A small board is built through the API (tags added, replaced and removed, an article
+deleted, favorites, follows, comments). Then every optimised read, anonymous and for
+several viewers, is compared with an answer computed here from the tables as the ORM
+loads them, and checked against the wire model its route declares.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
+from fastboard.articles.schemas import MultipleArticlesResponse, SingleArticleResponse, TagsResponse
+from fastboard.comments.models import Comment
+from fastboard.comments.schemas import MultipleCommentsResponse, SingleCommentResponse
+from fastboard.profiles.models import Follow
+from fastboard.profiles.schemas import ProfileResponse
+from fastboard.users.models import User
+from tests.articles.conftest import favorite, follow
+from tests.conftest import auth, create_article, register
+
+pytestmark = pytest.mark.anyio
+
+NAMES = ("ann", "ben", "cat", "dan")
+TAGS = ("alpha", "beta", "gamma", "delta")
+ARTICLES = 14
+
+
+@dataclass
+class Tables:
+    """The board as the ORM reads it."""
+
+    users: dict[int, User]
+    articles: list[Article]
+    tags: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    favorites: set[tuple[int, int]] = field(default_factory=set)  # (user, article)
+    follows: set[tuple[int, int]] = field(default_factory=set)  # (follower, followee)
+    comments: list[Comment] = field(default_factory=list)
+    popular_tags: list[str] = field(default_factory=list)
+
+    def user_named(self, name: str) -> User | None:
+        return next((user for user in self.users.values() if user.username == name), None)
+
+
+async def _load(app: FastAPI) -> Tables:
+    async with app.state.database.reader() as session:
+        tables = Tables(
+            users={user.id: user for user in await session.scalars(select(User))},
+            articles=list(await session.scalars(select(Article))),
+        )
+        links = await session.execute(
+            select(ArticleTag.article_id, Tag.name).join(Tag, Tag.id == ArticleTag.tag_id)
+        )
+        for article_id, name in links:
+            tables.tags[article_id].append(name)
+        favorites = await session.execute(select(Favorite.user_id, Favorite.article_id))
+        tables.favorites = {(user_id, article_id) for user_id, article_id in favorites}
+        follows = await session.execute(select(Follow.follower_id, Follow.followee_id))
+        tables.follows = {(follower, followee) for follower, followee in follows}
+        tables.comments = list(await session.scalars(select(Comment)))
+        # The aggregate /api/tags answered before tag counts were kept on write.
+        popular = (
+            select(Tag.name)
+            .join(ArticleTag, ArticleTag.tag_id == Tag.id)
+            .group_by(Tag.name)
+            .order_by(func.count().desc(), Tag.name)
+            .limit(200)
+        )
+        tables.popular_tags = list(await session.scalars(popular))
+    return tables
+
+
+def _timestamp(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def _profile(tables: Tables, user: User, viewer: User | None) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "bio": user.bio,
+        "image": user.image or "",
+        "following": viewer is not None and (viewer.id, user.id) in tables.follows,
+    }
+
+
+def _article(
+    tables: Tables, article: Article, viewer: User | None, *, body: bool
+) -> dict[str, Any]:
+    answer = {
+        "slug": article.slug,
+        "title": article.title,
+        "description": article.description,
+        "tagList": sorted(tables.tags[article.id]),
+        "createdAt": _timestamp(article.created_at),
+        "updatedAt": _timestamp(article.updated_at),
+        "favorited": viewer is not None and (viewer.id, article.id) in tables.favorites,
+        "favoritesCount": sum(1 for _, liked in tables.favorites if liked == article.id),
+        "author": _profile(tables, tables.users[article.author_id], viewer),
+    }
+    if body:
+        answer["body"] = article.body
+    return answer
+
+
+def _newest_first(rows: list[Any]) -> list[Any]:
+    return sorted(rows, key=lambda row: (row.created_at, row.id), reverse=True)
+
+
+def _list(tables: Tables, params: dict[str, Any], viewer: User | None) -> dict[str, Any]:
+    chosen = tables.articles
+    if "tag" in params:
+        chosen = [a for a in chosen if params["tag"] in tables.tags[a.id]]
+    if "author" in params:
+        author = tables.user_named(params["author"])
+        chosen = [a for a in chosen if author is not None and a.author_id == author.id]
+    if "favorited" in params:
+        fan = tables.user_named(params["favorited"])
+        chosen = [a for a in chosen if fan is not None and (fan.id, a.id) in tables.favorites]
+    if params.get("feed"):
+        assert viewer is not None
+        chosen = [a for a in chosen if (viewer.id, a.author_id) in tables.follows]
+    offset = params.get("offset", 0)
+    page = _newest_first(chosen)[offset : offset + params.get("limit", 20)]
+    return {
+        "articles": [_article(tables, article, viewer, body=False) for article in page],
+        "articlesCount": len(chosen),
+    }
+
+
+def _comments(tables: Tables, article: Article, viewer: User | None) -> dict[str, Any]:
+    comments = [comment for comment in tables.comments if comment.article_id == article.id]
+    return {
+        "comments": [
+            {
+                "id": comment.id,
+                "createdAt": _timestamp(comment.created_at),
+                "updatedAt": _timestamp(comment.updated_at),
+                "body": comment.body,
+                "author": _profile(tables, tables.users[comment.author_id], viewer),
+            }
+            for comment in _newest_first(comments)
+        ]
+    }
+
+
+@pytest.fixture
+async def tokens(client: httpx.AsyncClient) -> dict[str, str]:
+    """The board; answers each user's token by name."""
+    tokens = {name: (await register(client, name))["token"] for name in NAMES}
+    profile = {"user": {"bio": "Writes about tags", "image": "https://example.com/ann.png"}}
+    response = await client.put("/api/user", json=profile, headers=auth(tokens["ann"]))
+    assert response.status_code == 200, response.text
+    slugs: list[str] = []
+    for index in range(ARTICLES):
+        tags = [tag for bit, tag in enumerate(TAGS) if index >> bit & 1]
+        author = tokens[NAMES[index % 3]]
+        slugs.append((await create_article(client, author, tagList=tags))["slug"])
+    for index, slug in enumerate(slugs):
+        for name in NAMES[: index % 4]:
+            await favorite(client, tokens[name], slug)
+        if index % 3 == 0:
+            for name in ("ben", "dan"):
+                comment = {"comment": {"body": f"{name} on {index}"}}
+                response = await client.post(
+                    f"/api/articles/{slug}/comments", json=comment, headers=auth(tokens[name])
+                )
+                assert response.status_code == 200, response.text
+    for follower, followee in (("ann", "ben"), ("ann", "cat"), ("ben", "ann"), ("dan", "cat")):
+        await follow(client, tokens[follower], followee)
+    # Tags replaced (one kept, one dropped, one added), cleared, and an article deleted.
+    edits = [(slugs[3], ["alpha", "gamma"], "ann"), (slugs[7], [], "ben")]
+    for slug, tags, name in edits:
+        change = {"article": {"tagList": tags, "title": f"Edited {slug}"}}
+        response = await client.put(
+            f"/api/articles/{slug}", json=change, headers=auth(tokens[name])
+        )
+        assert response.status_code == 200, response.text
+    response = await client.delete(f"/api/articles/{slugs[6]}", headers=auth(tokens["ann"]))
+    assert response.status_code == 204, response.text
+    return tokens
+
+
+async def _get(
+    client: httpx.AsyncClient,
+    path: str,
+    model: type[BaseModel],
+    token: str | None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    response = await client.get(path, params=params, headers=auth(token) if token else {})
+    assert response.status_code == 200, (path, params, response.text)
+    answer = response.json()
+    # Exactly the declared wire model: no key more or less, values as it writes them.
+    assert model.model_validate(answer).model_dump(mode="json") == answer
+    return answer
+
+
+LIST_QUERIES: list[dict[str, Any]] = [
+    {},
+    {"limit": 5},
+    {"limit": 5, "offset": 5},
+    {"offset": 100},
+    *({"tag": tag} for tag in (*TAGS, "missing")),
+    {"tag": "alpha", "limit": 2, "offset": 1},
+    *({"author": name} for name in (*NAMES, "nobody")),
+    *({"favorited": name} for name in (*NAMES, "nobody")),
+    {"tag": "beta", "author": "ben"},
+    {"tag": "alpha", "favorited": "cat"},
+    {"author": "ann", "favorited": "ben", "limit": 1},
+]
+
+
+@pytest.mark.parametrize("viewer_name", [None, "ann", "ben", "dan"])
+async def test_every_fast_read_answers_what_the_orm_says(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tokens: dict[str, str],
+    viewer_name: str | None,
+) -> None:
+    tables = await _load(app)
+    viewer = tables.user_named(viewer_name) if viewer_name else None
+    token = tokens[viewer_name] if viewer_name else None
+
+    for params in LIST_QUERIES:
+        answer = await _get(client, "/api/articles", MultipleArticlesResponse, token, params)
+        assert answer == _list(tables, params, viewer), params
+    if token is not None:
+        for params in ({}, {"limit": 3, "offset": 2}):
+            answer = await _get(
+                client, "/api/articles/feed", MultipleArticlesResponse, token, params
+            )
+            assert answer == _list(tables, {**params, "feed": True}, viewer), params
+    for article in tables.articles:
+        path = f"/api/articles/{article.slug}"
+        answer = await _get(client, path, SingleArticleResponse, token)
+        assert answer == {"article": _article(tables, article, viewer, body=True)}
+        answer = await _get(client, f"{path}/comments", MultipleCommentsResponse, token)
+        assert answer == _comments(tables, article, viewer)
+    for user in tables.users.values():
+        answer = await _get(client, f"/api/profiles/{user.username}", ProfileResponse, token)
+        assert answer == {"profile": _profile(tables, user, viewer)}
+    answer = await _get(client, "/api/tags", TagsResponse, token)
+    assert answer == {"tags": tables.popular_tags}
+    # The board is not trivial: these answers have something to disagree on.
+    assert len(tables.articles) == ARTICLES - 1
+    assert len(tables.popular_tags) == len(TAGS)
+    assert all((tables.follows, tables.comments, tables.favorites))
+
+
+# The operations answered with JSONBytes, their success status and declared wire model.
+DOCUMENTED = [
+    ("get", "/api/articles", "200", MultipleArticlesResponse),
+    ("get", "/api/articles/feed", "200", MultipleArticlesResponse),
+    ("post", "/api/articles", "201", SingleArticleResponse),
+    ("get", "/api/articles/{slug}", "200", SingleArticleResponse),
+    ("put", "/api/articles/{slug}", "200", SingleArticleResponse),
+    ("post", "/api/articles/{slug}/favorite", "200", SingleArticleResponse),
+    ("delete", "/api/articles/{slug}/favorite", "200", SingleArticleResponse),
+    ("get", "/api/articles/{slug}/comments", "200", MultipleCommentsResponse),
+    ("post", "/api/articles/{slug}/comments", "200", SingleCommentResponse),
+    ("get", "/api/tags", "200", TagsResponse),
+    ("get", "/api/profiles/{username}", "200", ProfileResponse),
+    ("post", "/api/profiles/{username}/follow", "200", ProfileResponse),
+    ("delete", "/api/profiles/{username}/follow", "200", ProfileResponse),
+]
+
+
+async def test_routes_answering_bytes_still_document_their_wire_models(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    for method, path, status, model in DOCUMENTED:
+        response = schema["paths"][path][method]["responses"][status]
+        documented = response["content"]["application/json"]["schema"]
+        assert documented == {"$ref": f"#/components/schemas/{model.__name__}"}, path
+        assert model.__name__ in schema["components"]["schemas"]
