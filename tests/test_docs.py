@@ -31,14 +31,18 @@ CONTENT_TYPES = {
 }
 
 
+@pytest.fixture(scope="module")
+def docs_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """Documentation needs no database: one app on an unused SQLite path serves the module."""
+    var = tmp_path_factory.mktemp("docs")
+    return create_app(make_settings(f"sqlite+aiosqlite:///{var}/unused.db", var))
+
+
 @pytest.fixture
-async def docs_client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """Documentation needs no database: an app on an unused SQLite path is enough."""
-    app: FastAPI = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path}/unused.db", tmp_path))
-    transport = httpx.ASGITransport(app=app)
+async def docs_client(docs_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=docs_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
-    await app.state.database.dispose()
 
 
 @pytest.fixture

@@ -61,10 +61,12 @@ RAISERS: dict[str, BaseException] = {
 }
 
 
-@pytest.fixture
-async def bare_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    """The real app plus a few routes that fail on purpose; no database needed."""
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path}/unused.db", tmp_path))
+@pytest.fixture(scope="module")
+def bare_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """The real app plus a few routes that fail on purpose; no database needed, so one
+    app serves the module."""
+    var = tmp_path_factory.mktemp("errors")
+    app = create_app(make_settings(f"sqlite+aiosqlite:///{var}/unused.db", var))
 
     @app.get("/_test/raise/{name}")
     async def raiser(name: str) -> None:
@@ -74,8 +76,7 @@ async def bare_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     async def widgets(body: WidgetRequest, limit: int = 10) -> dict[str, int]:
         return {"limit": limit}
 
-    yield app
-    await app.state.database.dispose()
+    return app
 
 
 @pytest.fixture
@@ -84,6 +85,8 @@ async def bare_client(bare_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=bare_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+    # Connections belong to this test's event loop: none may outlive it.
+    await bare_app.state.database.dispose()
 
 
 @pytest.mark.parametrize("path", ["/nope", "/api/nope", "/api/users/nope/deeper"])
