@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from typing import Annotated
 
@@ -14,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import SAFE_METHODS, SessionDep
 from fastboard.errors import Unauthorized
-from fastboard.security import decode_token
+from fastboard.security import VerifiedToken, verify_token
 from fastboard.settings import Settings
 from fastboard.users import repository
 from fastboard.users.models import User
@@ -63,31 +61,25 @@ async def _user(session: AsyncSession, user_id: int, method: str) -> User | None
     return None if row is None else User(**row)
 
 
-# Tokens already verified, (secret, token) -> (user id, expiry): a reader sends the same
+# Tokens already verified, (secret, token) -> whom and until when: a reader sends the same
 # token with every request, and checking its signature again costs more than the rest of
 # the authentication. The expiry is still checked on every use.
-_verified: dict[tuple[str, str], tuple[int, float]] = {}
+_verified: dict[tuple[str, str], VerifiedToken] = {}
 _VERIFIED_MAX = 10_000
 
 
 def _verified_user_id(token: str, settings: Settings) -> int | None:
     key = (settings.jwt_secret(), token)
     known = _verified.get(key)
-    if known is not None and time.time() < known[1]:
-        return known[0]
-    user_id = decode_token(token, settings)
-    if user_id is not None:
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.clear()
-        _verified[key] = (user_id, _expiry(token))
-    return user_id
-
-
-def _expiry(token: str) -> float:
-    # Read once the signature is verified: the claims are then the issuer's own.
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return float(claims["exp"])
+    if known is not None and time.time() < known.expires_at:
+        return known.user_id
+    verified = verify_token(token, settings)
+    if verified is None:
+        return None
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[key] = verified
+    return verified.user_id
 
 
 async def token_user_id(

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import jwt
 from pwdlib import PasswordHash
@@ -95,8 +95,13 @@ def create_token(user_id: int, settings: Settings, *, now: datetime | None = Non
     return jwt.encode(claims, settings.jwt_secret(), algorithm=ALGORITHM)
 
 
-def decode_token(token: str, settings: Settings) -> int | None:
-    """The user id in a valid token, or None for a tampered, expired or malformed one."""
+class VerifiedToken(NamedTuple):
+    user_id: int
+    expires_at: float  # seconds since the epoch, the token's own ``exp``
+
+
+def verify_token(token: str, settings: Settings) -> VerifiedToken | None:
+    """Whom a valid token names and until when; None for a tampered, expired or malformed one."""
     try:
         claims = jwt.decode(
             token,
@@ -105,6 +110,13 @@ def decode_token(token: str, settings: Settings) -> int | None:
             options={"require": ["sub", "exp", "iat"]},
         )
         user_id = int(claims["sub"])
+        expires_at = float(claims["exp"])
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
-    return user_id if 0 < user_id < 2**63 else None
+    return VerifiedToken(user_id, expires_at) if 0 < user_id < 2**63 else None
+
+
+def decode_token(token: str, settings: Settings) -> int | None:
+    """The user id in a valid token, or None for a tampered, expired or malformed one."""
+    verified = verify_token(token, settings)
+    return verified.user_id if verified is not None else None
