@@ -11,11 +11,12 @@ from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import SAFE_METHODS, SessionDep
-from fastboard.errors import Unauthorized
+from fastboard.errors import Forbidden, Unauthorized
 from fastboard.security import VerifiedToken, verify_token
 from fastboard.settings import Settings
 from fastboard.users import repository
 from fastboard.users.models import User
+from fastboard.users.roles import Role
 
 # Two schemes for one header, both documented: "Token" as the RealWorld spec says, and an
 # OAuth2 password flow so the /docs "Authorize" button can log in and send "Bearer".
@@ -133,3 +134,20 @@ CurrentUser = Annotated[User, Depends(current_user)]
 # The id in a valid token; whoever takes it must check that the user exists.
 TokenUserId = Annotated[int | None, Depends(token_user_id)]
 RequiredTokenUserId = Annotated[int, Depends(required_token_user_id)]
+
+
+async def moderator(user: CurrentUser) -> User:
+    if not Role(user.role).at_least(Role.MODERATOR):
+        raise Forbidden("only moderators and admins may do this", field="role")
+    return user
+
+
+async def admin(user: CurrentUser) -> User:
+    if Role(user.role) is not Role.ADMIN:
+        raise Forbidden("only admins may do this", field="role")
+    return user
+
+
+# A signed-in user of at least that role (401 without a valid token, 403 below the role).
+Moderator = Annotated[User, Depends(moderator)]
+Admin = Annotated[User, Depends(admin)]

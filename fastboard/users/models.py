@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fastboard.db import Base, BigIntPK, UTCDateTime, utcnow
+from fastboard.users.roles import ROLE_NAMES, Role
 
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLE_NAMES!r}", name="role_known"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -19,3 +21,10 @@ class User(Base):
     image: Mapped[str | None] = mapped_column(String(2048), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    role: Mapped[str] = mapped_column(String(16), default=Role.USER, server_default=Role.USER)
+    # Writes are refused until then; reads stay open.
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    suspension_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Tokens carry the version they were issued at; raising it (password change, account
+    # deletion) rejects every token issued before, in every worker, with no token list.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
