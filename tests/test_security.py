@@ -128,6 +128,7 @@ def test_token_is_hs256_with_sub_iat_and_exp(token_settings: Settings) -> None:
     )
     assert claims == {
         "sub": "7",
+        "ver": 0,
         "iat": int(issued.timestamp()),
         "exp": int(issued.timestamp()) + token_settings.jwt_ttl_seconds,
     }

@@ -14,7 +14,7 @@ from fastboard.articles.schemas import (
     TagsResponse,
     UpdateArticleRequest,
 )
-from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenUserId, TokenUserId
+from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenClaims, TokenClaims
 from fastboard.cache import cacheable
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
@@ -38,11 +38,11 @@ FilterName = Annotated[str | None, Query(max_length=64)]
     responses=error_responses(401, 422),
 )
 async def feed(
-    session: SessionDep, viewer_id: RequiredTokenUserId, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep, token: RequiredTokenClaims, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
-    filters = ArticleFilter(feed_of=viewer_id)
+    filters = ArticleFilter(feed_of=token.user_id)
     articles, total = await service.list_articles(
-        session, filters, viewer_id, limit=limit, offset=offset
+        session, filters, token, limit=limit, offset=offset
     )
     return JSONBytes({"articles": articles, "articlesCount": total})
 
@@ -58,7 +58,7 @@ async def feed(
 @cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
 async def list_articles(
     session: SessionDep,
-    viewer_id: TokenUserId,
+    token: TokenClaims,
     tag: FilterName = None,
     author: FilterName = None,
     favorited: FilterName = None,
@@ -67,7 +67,7 @@ async def list_articles(
 ) -> Response:
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
     articles, total = await service.list_articles(
-        session, filters, viewer_id, limit=limit, offset=offset
+        session, filters, token, limit=limit, offset=offset
     )
     return JSONBytes({"articles": articles, "articlesCount": total})
 

@@ -15,6 +15,7 @@ from fastboard.db import utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
 from fastboard.profiles.service import profile_json
+from fastboard.security import VerifiedToken
 from fastboard.users.models import User
 
 SLUG_ATTEMPTS = 5
@@ -49,17 +50,17 @@ def _article_json(row: ArticleRow) -> ArticleJSON:
 async def list_articles(
     session: AsyncSession,
     filters: ArticleFilter,
-    viewer_id: int | None,
+    token: VerifiedToken | None,
     *,
     limit: int,
     offset: int,
 ) -> tuple[list[ArticleJSON], int]:
-    """A page as anyone sees it, then the viewer's own flags on it. ``viewer_id`` comes
-    from a valid token: the flags' query also checks that the account exists."""
+    """A page as anyone sees it, then the viewer's own flags on it. ``token`` is a valid
+    token's claims: the flags' query also checks that the account exists at its version."""
     rows, total = await repository.list_page(session, filters, limit=limit, offset=offset)
-    if viewer_id is None:
+    if token is None:
         return [_summary_json(row, favorited=False, following=False) for row in rows], total
-    flags = await repository.viewer_flags(session, viewer_id, rows)
+    flags = await repository.viewer_flags(session, token.user_id, token.version, rows)
     if flags is None:
         # What fastboard.auth answers for a token whose user it cannot find.
         raise Unauthorized("token is invalid or has expired", field="token")

@@ -55,6 +55,8 @@ class User(BaseModel):
     username: str
     bio: str
     image: str
+    # fastboard's addition: user, moderator or admin.
+    role: str = "user"
 
 
 class UserResponse(BaseModel):

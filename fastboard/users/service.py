@@ -23,10 +23,11 @@ def signed_in(user: User, settings: Settings) -> UserOut:
     """The user as they see themselves, with a fresh token."""
     return UserOut(
         email=user.email,
-        token=security.create_token(user.id, settings),
+        token=security.create_token(user.id, settings, version=user.token_version),
         username=user.username,
         bio=user.bio,
         image=user.image or "",
+        role=user.role,
     )
 
 
