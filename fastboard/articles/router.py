@@ -17,6 +17,7 @@ from fastboard.articles.schemas import (
 from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenClaims, TokenClaims
 from fastboard.cache import cacheable
 from fastboard.db import SessionDep
+from fastboard.fields import Reason
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
 from fastboard.responses import JSONBytes
@@ -27,6 +28,9 @@ tags_router = APIRouter(tags=["Tags"])
 
 Slug = Annotated[str, Path(description="The article's slug", max_length=255)]
 FilterName = Annotated[str | None, Query(max_length=64)]
+ReasonQuery = Annotated[
+    Reason | None, Query(description="A moderator's reason, for the moderation log")
+]
 
 
 @router.get(
@@ -123,10 +127,14 @@ async def update_article(
     tags=["Articles"],
     operation_id="DeleteArticle",
     summary="Delete an article",
+    description="The author may; so may a moderator or admin (of a higher role than the "
+    "author), which the moderation log records.",
     responses=error_responses(401, 403, 404, 422),
 )
-async def delete_article(slug: Slug, session: SessionDep, user: CurrentUser) -> None:
-    await service.delete(session, slug, user)
+async def delete_article(
+    slug: Slug, session: SessionDep, user: CurrentUser, reason: ReasonQuery = None
+) -> None:
+    await service.delete(session, slug, user, reason=reason)
 
 
 @router.post(

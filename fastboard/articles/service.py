@@ -14,6 +14,8 @@ from fastboard.articles.schemas import NewArticle, UpdateArticle
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
+from fastboard.moderation import service as moderation
+from fastboard.moderation.models import Action, Target
 from fastboard.profiles.service import profile_json
 from fastboard.security import VerifiedToken
 from fastboard.users.models import User
@@ -153,8 +155,17 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
     return await get(session, article.slug, user)
 
 
-async def delete(session: AsyncSession, slug: str, user: User) -> None:
-    article = await _owned(session, slug, user)
+async def delete(
+    session: AsyncSession, slug: str, user: User, *, reason: str | None = None
+) -> None:
+    """The author deletes their article; a moderator anyone's of a lower role (logged)."""
+    article = await repository.get_by_slug(session, slug, for_update=True)
+    if article is None:
+        raise NotFound("article not found", field="article")
+    if article.author_id != user.id:
+        await moderation.authorize(session, user, article.author_id, field="article")
+        target = (Target.ARTICLE, article.slug)
+        await moderation.record(session, user, Action.DELETE_ARTICLE, target, reason=reason)
     await repository.remove(session, article.id)
 
 

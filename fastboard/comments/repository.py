@@ -93,7 +93,8 @@ def _add_statement() -> Any:
     ]
     # The article is found by its slug inside the INSERT: no lookup of its own. (A table-
     # level statement: given a dict of parameters, the ORM would take it for rows.)
-    chosen = id_at_slug().add_columns(author_id, body, now, now)
+    # A locked article is no target: None comes back, as for a missing one.
+    chosen = id_at_slug().where(Article.locked_at.is_(None)).add_columns(author_id, body, now, now)
     comments = cast(Table, Comment.__table__)
     return insert(comments).from_select(columns, chosen).returning(Comment.id)
 
@@ -105,6 +106,11 @@ async def add(
     params = {"slug": slug, "author_id": author_id, "body": body, "now": now}
     comment_id: int | None = (await session.execute(_add_statement(), params)).scalar()
     return comment_id
+
+
+async def article_is_locked(session: AsyncSession, slug: str) -> bool:
+    query = select(Article.locked_at.is_not(None)).where(Article.slug == slug)
+    return bool(await session.scalar(query))
 
 
 async def remove(session: AsyncSession, comment_id: int) -> None:
