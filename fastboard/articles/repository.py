@@ -454,3 +454,24 @@ _BUMP_FAVORITES = (
 async def _bump_favorites(session: AsyncSession, article_id: int, delta: int) -> None:
     # Relative update: concurrent favorites of one article never lose a count.
     await session.execute(_BUMP_FAVORITES, {"article_id": article_id, "delta": delta})
+
+
+async def drop_favorites_of(session: AsyncSession, user_id: int) -> None:
+    """Remove every favorite of ``user_id``, the favorited articles' counts with them."""
+    favorited = select(Favorite.article_id).where(Favorite.user_id == user_id)
+    await session.execute(
+        update(Article)
+        .where(Article.id.in_(favorited))
+        .values(favorites_count=Article.favorites_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(Favorite).where(Favorite.user_id == user_id))
+
+
+async def reassign_articles(session: AsyncSession, from_id: int, to_id: int) -> None:
+    await session.execute(
+        update(Article)
+        .where(Article.author_id == from_id)
+        .values(author_id=to_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -7,7 +7,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, String, Table, Text, bindparam, delete, insert, join, select
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    join,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,3 +126,12 @@ async def article_is_locked(session: AsyncSession, slug: str) -> bool:
 
 async def remove(session: AsyncSession, comment_id: int) -> None:
     await session.execute(delete(Comment).where(Comment.id == comment_id))
+
+
+async def reassign_comments(session: AsyncSession, from_id: int, to_id: int) -> None:
+    await session.execute(
+        update(Comment)
+        .where(Comment.author_id == from_id)
+        .values(author_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
