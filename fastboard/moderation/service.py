@@ -202,3 +202,21 @@ def _entry_json(row: Any) -> JSON:
 async def log(session: AsyncSession, *, limit: int, offset: int) -> JSON:
     rows, total = await repository.log_page(session, limit=limit, offset=offset)
     return {"entries": [_entry_json(row) for row in rows], "entriesCount": total}
+
+
+async def set_role_by_email(session: AsyncSession, email: str, role: Role) -> Role:
+    """``fastboard users set-role``: how the first admin is made. The operator outranks
+    everyone, but not the rule that there is always an admin. Returns the role before."""
+    target = await users.get_by_email(session, email.lower())
+    if target is None or target.username == DELETED_USERNAME:
+        raise NotFound(f"no account with the email {email}", field="email")
+    old = Role(target.role)
+    stepping_down = old is Role.ADMIN and role is not Role.ADMIN
+    if stepping_down and len(await repository.lock_admins(session)) <= 1:
+        raise Invalid("is the last admin: make another admin first", field="email")
+    if role is not old:
+        target.role = role
+        detail = f"{old} -> {role}"
+        await record(session, None, Action.SET_ROLE, (Target.USER, target.username), detail=detail)
+        await session.flush()
+    return old
