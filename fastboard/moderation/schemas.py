@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from fastboard.fields import Reason, Timestamp
-from fastboard.users.roles import Role
+from fastboard.users.roles import ROLE_NAMES
 
 
 class _In(BaseModel):
@@ -18,7 +18,9 @@ class RoleChange(_In):
         json_schema_extra={"examples": [{"role": "moderator", "reason": "helps keep order"}]},
     )
 
-    role: Role
+    # A plain string checked by the service, so that an unknown name is reported under
+    # "role" (validation would name the body: this request has no envelope to skip).
+    role: str = Field(json_schema_extra={"enum": list(ROLE_NAMES)})
     reason: Reason | None = None
 
 

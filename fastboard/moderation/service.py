@@ -23,7 +23,7 @@ from fastboard.profiles.repository import Author
 from fastboard.profiles.service import ProfileJSON, profile_json
 from fastboard.users import repository as users
 from fastboard.users.models import DELETED_USERNAME, User
-from fastboard.users.roles import Role
+from fastboard.users.roles import ROLE_NAMES, Role
 
 # Longer than this is not a suspension but a typo (or a ban, which deleting the content
 # and the account does better).
@@ -93,8 +93,10 @@ def _suspension_json(user: User) -> JSON:
 async def set_role(
     session: AsyncSession, actor: User, username: str, change: RoleChange
 ) -> ProfileJSON:
+    if change.role not in ROLE_NAMES:
+        raise Invalid(f"must be one of {', '.join(ROLE_NAMES)}", field="role")
     target = await _account(session, username)
-    old, new = Role(target.role), change.role
+    old, new = Role(target.role), Role(change.role)
     if target.id == actor.id:
         if new is not Role.ADMIN and len(await repository.lock_admins(session)) <= 1:
             raise Invalid("the last admin cannot step down: make another admin first", field="role")
