@@ -94,6 +94,8 @@ async def update(
         # The user was read to authenticate the request; nothing is written yet.
         await release_connection(session)
         changes["password_hash"] = await security.hash_password(given["password"], settings)
+        # As PUT /api/user/password does: the tokens issued before are spent.
+        changes["token_version"] = user.token_version + 1
     # Read before the savepoint: rolling it back expires `user`, and reloading an expired
     # attribute is lazy IO, which fails under asyncio.
     user_id = user.id

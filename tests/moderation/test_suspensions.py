@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from fastboard.users.models import User
 from fastboard.users.roles import Role
 from tests.conftest import auth, create_article, register
 from tests.moderation.conftest import Account, Promote, log_entries
@@ -49,7 +51,8 @@ async def test_a_suspended_users_tokens_stop_writing_at_once_but_still_read(
     )
     assert refused.status_code == 403
     [message] = refused.json()["errors"]["user"]
-    assert message.startswith("your account is suspended until ") and "(spam)" in message
+    assert message.startswith("your account is suspended until ")
+    assert message.endswith("(spam)")
     for path in ("/api/user", "/api/articles", "/api/articles/feed", f"/api/articles/{slug}"):
         assert (await client.get(path, headers=auth(alice["token"]))).status_code == 200, path
     # A fresh login is no way around it.
@@ -86,10 +89,6 @@ async def test_lifting_a_suspension_lets_the_user_write_again_and_is_logged(
 async def test_a_suspension_that_has_ended_refuses_nothing(
     client: httpx.AsyncClient, moderator: Account, alice: Account, app: Any
 ) -> None:
-    from sqlalchemy import update
-
-    from fastboard.users.models import User
-
     await suspend(client, moderator["token"], "alice", later(hours=1))
     async with app.state.database.writer() as session:
         past = datetime.now(UTC) - timedelta(seconds=1)
