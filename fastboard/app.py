@@ -31,6 +31,7 @@ from fastboard.guards import RejectNulBytes
 from fastboard.logs import configure_logging
 from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
+from fastboard.moderation.router import router as moderation_router
 from fastboard.profiles.router import router as profiles_router
 from fastboard.resources import web_root
 from fastboard.settings import Settings, get_settings
@@ -76,7 +77,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix="/api")
-    for router in (users_router, profiles_router, articles_router, comments_router, tags_router):
+    routers = (
+        users_router,
+        profiles_router,
+        articles_router,
+        comments_router,
+        tags_router,
+        moderation_router,
+    )
+    for router in routers:
         api.include_router(router)
     return api
 

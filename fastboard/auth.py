@@ -10,8 +10,9 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastboard.db import SAFE_METHODS, SessionDep
+from fastboard.db import SAFE_METHODS, SessionDep, utcnow
 from fastboard.errors import Forbidden, Unauthorized
+from fastboard.fields import iso_millis
 from fastboard.security import VerifiedToken, verify_token
 from fastboard.settings import Settings
 from fastboard.users import repository
@@ -48,6 +49,8 @@ def _token_from(header: str | None) -> str | None:
     return token.strip()
 
 
+INVALID_TOKEN = "token is invalid or has expired"  # noqa: S105 - a message, not a secret
+
 _USER_BY_ID = select(*User.__table__.columns).where(User.id == bindparam("id", type_=BigInteger))
 
 
@@ -62,65 +65,79 @@ async def _user(session: AsyncSession, user_id: int, method: str) -> User | None
     return None if row is None else User(**row)
 
 
-# Tokens already verified, (secret, token) -> whom and until when: a reader sends the same
-# token with every request, and checking its signature again costs more than the rest of
-# the authentication. The expiry is still checked on every use.
+# Tokens already verified, (secret, token) -> whom, at which version and until when: a
+# reader sends the same token with every request, and checking its signature again costs
+# more than the rest of the authentication. The expiry is still checked on every use; the
+# version is a claim of the token, compared with the account's on every use by whoever
+# looks the account up (optional_user, or the list's flags query).
 _verified: dict[tuple[str, str], VerifiedToken] = {}
 _VERIFIED_MAX = 10_000
 
 
-def _verified_user_id(token: str, settings: Settings) -> int | None:
+def _verified_token(token: str, settings: Settings) -> VerifiedToken | None:
     key = (settings.jwt_secret(), token)
     known = _verified.get(key)
     if known is not None and time.time() < known.expires_at:
-        return known.user_id
+        return known
     verified = verify_token(token, settings)
     if verified is None:
         return None
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
     _verified[key] = verified
-    return verified.user_id
+    return verified
 
 
-async def token_user_id(
+async def token_claims(
     request: Request,
     header: Annotated[str | None, Depends(_token_header)],
     _bearer: Annotated[str | None, Depends(_oauth2)],
-) -> int | None:
-    """The user id a valid token names, None without a token. Not looked up yet: a route
-    taking it checks in its own query that the user still exists, which saves a round
-    trip (the list and the feed do, with the viewer's flags)."""
+) -> VerifiedToken | None:
+    """Whom a valid token names, at which token version; None without a token. Not looked
+    up yet: a route taking it checks in its own query that the user still exists at that
+    version, which saves a round trip (the list and the feed do, with the viewer's flags)."""
     token = _token_from(header)
     if token is None:
         return None
     # The settings from the app itself rather than SettingsDep: one dependency less to
     # solve on every request.
-    user_id = _verified_user_id(token, request.app.state.settings)
-    if user_id is None:
-        raise Unauthorized("token is invalid or has expired", field="token")
-    return user_id
+    verified = _verified_token(token, request.app.state.settings)
+    if verified is None:
+        raise Unauthorized(INVALID_TOKEN, field="token")
+    return verified
 
 
-async def required_token_user_id(
-    user_id: Annotated[int | None, Depends(token_user_id)],
-) -> int:
-    if user_id is None:
+async def required_token_claims(
+    claims: Annotated[VerifiedToken | None, Depends(token_claims)],
+) -> VerifiedToken:
+    if claims is None:
         raise Unauthorized("missing authorization credentials", field="token")
-    return user_id
+    return claims
+
+
+def _admit(user: User | None, claims: VerifiedToken, method: str) -> User:
+    """The token's account, if the token still speaks for it and it may do ``method``."""
+    # A password change or deletion raised the version: older tokens are spent.
+    if user is None or user.token_version != claims.version:
+        raise Unauthorized(INVALID_TOKEN, field="token")
+    if method not in SAFE_METHODS and user.suspended_until is not None:
+        until = user.suspended_until
+        if until > utcnow():
+            reason = f" ({user.suspension_reason})" if user.suspension_reason else ""
+            raise Forbidden(
+                f"your account is suspended until {iso_millis(until)}{reason}", field="user"
+            )
+    return user
 
 
 async def optional_user(
     request: Request,
     session: SessionDep,
-    user_id: Annotated[int | None, Depends(token_user_id)],
+    claims: Annotated[VerifiedToken | None, Depends(token_claims)],
 ) -> User | None:
-    if user_id is None:
+    if claims is None:
         return None
-    user = await _user(session, user_id, request.method)
-    if user is None:
-        raise Unauthorized("token is invalid or has expired", field="token")
-    return user
+    return _admit(await _user(session, claims.user_id, request.method), claims, request.method)
 
 
 async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -131,9 +148,10 @@ async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
-# The id in a valid token; whoever takes it must check that the user exists.
-TokenUserId = Annotated[int | None, Depends(token_user_id)]
-RequiredTokenUserId = Annotated[int, Depends(required_token_user_id)]
+# A valid token's claims, not looked up: whoever takes them must check in their own query
+# that the account exists at the token's version (articles.repository.viewer_flags does).
+TokenClaims = Annotated[VerifiedToken | None, Depends(token_claims)]
+RequiredTokenClaims = Annotated[VerifiedToken, Depends(required_token_claims)]
 
 
 async def moderator(user: CurrentUser) -> User:

@@ -1,4 +1,4 @@
-"""The ``fastboard`` command: migrate, serve, check-config, nginx-conf.
+"""The ``fastboard`` command: migrate, serve, check-config, nginx-conf, users.
 
 ``serve`` replaces itself with Gunicorn (exec), so under systemd or in a container the
 Gunicorn master is the main process and receives TERM/HUP directly; at a terminal it
@@ -19,6 +19,7 @@ from fastboard import serve
 from fastboard.nginx_conf import NginxError, render_site_conf
 from fastboard.resources import web_root
 from fastboard.settings import Settings, get_settings
+from fastboard.users.roles import ROLE_NAMES
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -128,6 +129,33 @@ def cmd_nginx_conf(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_users_set_role(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from fastboard.errors import AppError
+
+    try:
+        old = asyncio.run(_set_role(_settings(), args.email, args.role))
+    except AppError as exc:
+        print(f"fastboard: {exc.message}", file=sys.stderr)
+        return EXIT_PROBLEM
+    print(f"fastboard: {args.email} is now {args.role} (was {old})")
+    return EXIT_OK
+
+
+async def _set_role(settings: Settings, email: str, role: str) -> str:
+    from fastboard.db import Database
+    from fastboard.moderation.service import set_role_by_email
+    from fastboard.users.roles import Role
+
+    database = Database(settings)
+    try:
+        async with database.writer() as session, session.begin():
+            return await set_role_by_email(session, email, Role(role))
+    finally:
+        await database.dispose()
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -174,6 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nginx.add_argument("--access-log", default="/var/log/nginx/fastboard.access.log")
     nginx.add_argument("--output", type=Path, help="write here instead of standard output")
+
+    users = commands.add_parser("users", help="manage accounts", description="manage accounts")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    set_role = user_commands.add_parser(
+        "set-role",
+        help="give the account with this email a role (how the first admin is made)",
+        description="give the account with this email a role (how the first admin is made)",
+    )
+    set_role.set_defaults(handler=cmd_users_set_role)
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=ROLE_NAMES)
     return parser
 
 

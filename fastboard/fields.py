@@ -69,5 +69,12 @@ TagName = Annotated[
     AfterValidator(_no_control_characters),
 ]
 MAX_TAGS = 10
+# Why a moderator acted: kept in the moderation log.
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=1000),
+    AfterValidator(_no_nul),
+    AfterValidator(_not_blank),
+]
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_millis, return_type=str)]

@@ -3,6 +3,7 @@
 from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
 from fastboard.comments.models import Comment
 from fastboard.db import Base
+from fastboard.moderation.models import ModerationEntry
 from fastboard.profiles.models import Follow
 from fastboard.users.models import User
 
@@ -14,6 +15,7 @@ __all__ = [
     "Comment",
     "Favorite",
     "Follow",
+    "ModerationEntry",
     "Tag",
     "User",
 ]

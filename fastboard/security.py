@@ -85,10 +85,15 @@ async def burn_verify(password: str, settings: Settings) -> None:
     await _hashing(settings, lambda: _hasher.verify(password, _dummy_hash(_hasher)))
 
 
-def create_token(user_id: int, settings: Settings, *, now: datetime | None = None) -> str:
+def create_token(
+    user_id: int, settings: Settings, *, version: int = 0, now: datetime | None = None
+) -> str:
+    """A token for ``user_id`` at the account's ``token_version``: raising the version
+    (password change, account deletion) turns away every token issued before."""
     issued = now or datetime.now(UTC)
     claims = {
         "sub": str(user_id),
+        "ver": version,
         "iat": issued,
         "exp": issued + timedelta(seconds=settings.jwt_ttl_seconds),
     }
@@ -98,6 +103,9 @@ def create_token(user_id: int, settings: Settings, *, now: datetime | None = Non
 class VerifiedToken(NamedTuple):
     user_id: int
     expires_at: float  # seconds since the epoch, the token's own ``exp``
+    # The account's token_version when it was issued; tokens from before the claim
+    # existed count as version 0. Whoever looks the user up compares it with the row.
+    version: int = 0
 
 
 def verify_token(token: str, settings: Settings) -> VerifiedToken | None:
@@ -111,9 +119,13 @@ def verify_token(token: str, settings: Settings) -> VerifiedToken | None:
         )
         user_id = int(claims["sub"])
         expires_at = float(claims["exp"])
+        version = claims.get("ver", 0)
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
-    return VerifiedToken(user_id, expires_at) if 0 < user_id < 2**63 else None
+    # A version that is no plain integer in range was never issued here.
+    if type(version) is not int or not 0 <= version < 2**31 or not 0 < user_id < 2**63:
+        return None
+    return VerifiedToken(user_id, expires_at, version)
 
 
 def decode_token(token: str, settings: Settings) -> int | None:

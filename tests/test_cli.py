@@ -5,6 +5,7 @@ servers is left to tests/stack/test_cli.py."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,36 @@ def test_serve_runs_one_worker_on_sqlite_unless_told_otherwise(
     monkeypatch.setenv("FASTBOARD_WORKERS", "4")
     assert _workers(None, sqlite) is None  # the environment's 4 stand
     assert "warning: 4 workers on SQLite" in capsys.readouterr().err
+
+
+def test_users_set_role_makes_the_first_admin_and_keeps_the_last_one(tmp_path: Path) -> None:
+    database = tmp_path / "roles.db"
+    env = fastboard_env(tmp_path, database_url=f"sqlite+aiosqlite:///{database}")
+    assert fastboard("migrate", env=env, cwd=tmp_path).returncode == 0
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO users (username, email, password_hash, bio, created_at, updated_at)"
+            " VALUES ('ann', 'ann@example.com', 'x', '', '2026-01-01', '2026-01-01')"
+        )
+
+    made = fastboard("users", "set-role", "Ann@Example.com", "admin", env=env, cwd=tmp_path)
+    unknown = fastboard("users", "set-role", "nobody@example.com", "admin", env=env, cwd=tmp_path)
+    bad_role = fastboard("users", "set-role", "ann@example.com", "root", env=env, cwd=tmp_path)
+    last = fastboard("users", "set-role", "ann@example.com", "user", env=env, cwd=tmp_path)
+
+    assert made.returncode == 0, made.stderr
+    assert "is now admin (was user)" in made.stdout
+    assert (unknown.returncode, unknown.stderr.strip()) == (
+        1,
+        "fastboard: no account with the email nobody@example.com",
+    )
+    assert bad_role.returncode == 2
+    assert "invalid choice: 'root'" in bad_role.stderr
+    assert last.returncode == 1
+    assert "last admin" in last.stderr
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT role FROM users").fetchall() == [("admin",)]
+        log = conn.execute(
+            "SELECT moderator, action, target, detail FROM moderation_log"
+        ).fetchall()
+    assert log == [("(command line)", "set_role", "ann", "user -> admin")]

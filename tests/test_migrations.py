@@ -16,6 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from fastboard.db import build_engine
 from fastboard.migrate import alembic_config, downgrade_to_base, upgrade_to_head
@@ -187,3 +188,69 @@ async def test_0002_counts_the_articles_already_there(fresh_settings: Settings) 
     assert tags == [("common", 3), ("rare", 1), ("unused", 0)]
     assert totals == [("all", 3)]
     assert (await _inspect(fresh_settings))["diff"] == []
+
+
+async def test_0005_migrates_a_populated_database(fresh_settings: Settings) -> None:
+    """From 0003 (roles, suspensions) with data in it to the newest schema: every row
+    stays, no article is locked, the log starts empty, and the API's rules hold."""
+    await anyio.to_thread.run_sync(_upgrade_to, fresh_settings, "0003")
+    now = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
+    await _sql(
+        fresh_settings,
+        *(
+            (
+                "INSERT INTO users (id, username, email, password_hash, bio, created_at,"
+                " updated_at, role, token_version)"
+                " VALUES (:id, :name, :email, 'x', '', :now, :now, :role, :version)",
+                {
+                    **now,
+                    "id": n,
+                    "name": name,
+                    "email": f"{name}@example.com",
+                    "role": role,
+                    "version": n,
+                },
+            )
+            for n, name, role in [(1, "ann", "admin"), (2, "ben", "moderator"), (3, "cy", "user")]
+        ),
+        (
+            "INSERT INTO articles (id, slug, title, description, body, author_id,"
+            " favorites_count, created_at, updated_at)"
+            " VALUES (1, 'a1', 't', 'd', 'b', 3, 1, :now, :now)",
+            now,
+        ),
+        (
+            "INSERT INTO comments (id, article_id, author_id, body, created_at, updated_at)"
+            " VALUES (1, 1, 2, 'c', :now, :now)",
+            now,
+        ),
+        ("INSERT INTO favorites (user_id, article_id, created_at) VALUES (1, 1, :now)", now),
+    )
+
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+
+    users = await _sql(
+        fresh_settings, ("SELECT username, role, token_version FROM users ORDER BY id", {})
+    )
+    articles = await _sql(
+        fresh_settings, ("SELECT slug, author_id, favorites_count, locked_at FROM articles", {})
+    )
+    comments = await _sql(fresh_settings, ("SELECT body, author_id FROM comments", {}))
+    log = await _sql(fresh_settings, ("SELECT count(*) FROM moderation_log", {}))
+    assert users == [("ann", "admin", 1), ("ben", "moderator", 2), ("cy", "user", 3)]
+    assert articles == [("a1", 3, 1, None)]
+    assert comments == [("c", 2)]
+    assert log == [(0,)]
+    state = await _inspect(fresh_settings)
+    assert state["diff"] == []
+    assert state["revision"] == _head(fresh_settings)
+    # The log's constraints came along: an action it does not know is refused.
+    with pytest.raises(IntegrityError):
+        await _sql(
+            fresh_settings,
+            (
+                "INSERT INTO moderation_log (created_at, moderator, action, target_type, target)"
+                " VALUES (:now, 'ann', 'launch_rockets', 'user', 'cy')",
+                now,
+            ),
+        )

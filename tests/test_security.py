@@ -128,6 +128,7 @@ def test_token_is_hs256_with_sub_iat_and_exp(token_settings: Settings) -> None:
     )
     assert claims == {
         "sub": "7",
+        "ver": 0,
         "iat": int(issued.timestamp()),
         "exp": int(issued.timestamp()) + token_settings.jwt_ttl_seconds,
     }
@@ -167,3 +168,36 @@ def test_token_with_another_algorithm_is_rejected(token_settings: Settings, algo
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "a.b", "...."])
 def test_malformed_token_is_rejected(token_settings: Settings, token: str) -> None:
     assert security.decode_token(token, token_settings) is None
+
+
+def test_token_carries_the_accounts_token_version(token_settings: Settings) -> None:
+    token = security.create_token(7, token_settings, version=3)
+
+    verified = security.verify_token(token, token_settings)
+
+    assert verified is not None
+    assert (verified.user_id, verified.version) == (7, 3)
+
+
+def test_a_token_from_before_versions_counts_as_version_0(token_settings: Settings) -> None:
+    now = datetime.now(UTC)
+    token = jwt.encode(
+        {"sub": "7", "iat": now, "exp": now + timedelta(hours=1)}, TEST_SECRET, algorithm="HS256"
+    )
+
+    verified = security.verify_token(token, token_settings)
+
+    assert verified is not None
+    assert verified.version == 0
+
+
+@pytest.mark.parametrize("version", [-1, 2**31, "1", 1.5, None, True, [1]])
+def test_a_token_version_never_issued_is_rejected(
+    token_settings: Settings, version: object
+) -> None:
+    now = datetime.now(UTC)
+    claims = {"sub": "7", "ver": version, "iat": now, "exp": now + timedelta(hours=1)}
+
+    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+
+    assert security.verify_token(token, token_settings) is None

@@ -27,6 +27,8 @@ class Article(Base):
     favorites_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by a moderator: no new comments until it is cleared.
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Tag(Base):

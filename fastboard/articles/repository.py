@@ -225,8 +225,12 @@ def _row_statement(*, with_viewer: bool) -> Select[Any]:
 @cache
 def _flags_statement() -> Any:
     viewer_id = bindparam("viewer_id", type_=BigInteger)
-    # Kind 0 is the viewer's own row: that the account exists rides along with the flags.
-    viewer: Any = select(User.id, literal_column("0")).where(User.id == viewer_id)
+    # Kind 0 is the viewer's own row: that the account exists, at the token's version,
+    # rides along with the flags.
+    token_version = bindparam("token_version", type_=Integer)
+    viewer: Any = select(User.id, literal_column("0")).where(
+        User.id == viewer_id, User.token_version == token_version
+    )
     favorited: Any = select(Favorite.article_id, literal_column("1")).where(
         Favorite.user_id == viewer_id,
         Favorite.article_id.in_(bindparam("article_ids", expanding=True)),
@@ -258,13 +262,14 @@ async def list_page(
 
 
 async def viewer_flags(
-    session: AsyncSession, viewer_id: int, rows: Sequence[ArticleRow]
+    session: AsyncSession, viewer_id: int, token_version: int, rows: Sequence[ArticleRow]
 ) -> ViewerFlags | None:
     """Which of these articles the viewer favorited and which of their authors they
     follow: one statement over three primary keys. None when the viewer's account does
-    not exist (any more)."""
+    not exist (any more) or has moved past ``token_version``."""
     params = {
         "viewer_id": viewer_id,
+        "token_version": token_version,
         "article_ids": [row.id for row in rows],
         "author_ids": list({row.author.id for row in rows}),
     }
@@ -449,3 +454,24 @@ _BUMP_FAVORITES = (
 async def _bump_favorites(session: AsyncSession, article_id: int, delta: int) -> None:
     # Relative update: concurrent favorites of one article never lose a count.
     await session.execute(_BUMP_FAVORITES, {"article_id": article_id, "delta": delta})
+
+
+async def drop_favorites_of(session: AsyncSession, user_id: int) -> None:
+    """Remove every favorite of ``user_id``, the favorited articles' counts with them."""
+    favorited = select(Favorite.article_id).where(Favorite.user_id == user_id)
+    await session.execute(
+        update(Article)
+        .where(Article.id.in_(favorited))
+        .values(favorites_count=Article.favorites_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(Favorite).where(Favorite.user_id == user_id))
+
+
+async def reassign_articles(session: AsyncSession, from_id: int, to_id: int) -> None:
+    await session.execute(
+        update(Article)
+        .where(Article.author_id == from_id)
+        .values(author_id=to_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -14,9 +14,10 @@ from fastboard.articles.schemas import (
     TagsResponse,
     UpdateArticleRequest,
 )
-from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenUserId, TokenUserId
+from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenClaims, TokenClaims
 from fastboard.cache import cacheable
 from fastboard.db import SessionDep
+from fastboard.fields import Reason
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
 from fastboard.responses import JSONBytes
@@ -27,6 +28,9 @@ tags_router = APIRouter(tags=["Tags"])
 
 Slug = Annotated[str, Path(description="The article's slug", max_length=255)]
 FilterName = Annotated[str | None, Query(max_length=64)]
+ReasonQuery = Annotated[
+    Reason | None, Query(description="A moderator's reason, for the moderation log")
+]
 
 
 @router.get(
@@ -38,11 +42,11 @@ FilterName = Annotated[str | None, Query(max_length=64)]
     responses=error_responses(401, 422),
 )
 async def feed(
-    session: SessionDep, viewer_id: RequiredTokenUserId, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep, token: RequiredTokenClaims, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
-    filters = ArticleFilter(feed_of=viewer_id)
+    filters = ArticleFilter(feed_of=token.user_id)
     articles, total = await service.list_articles(
-        session, filters, viewer_id, limit=limit, offset=offset
+        session, filters, token, limit=limit, offset=offset
     )
     return JSONBytes({"articles": articles, "articlesCount": total})
 
@@ -58,7 +62,7 @@ async def feed(
 @cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
 async def list_articles(
     session: SessionDep,
-    viewer_id: TokenUserId,
+    token: TokenClaims,
     tag: FilterName = None,
     author: FilterName = None,
     favorited: FilterName = None,
@@ -67,7 +71,7 @@ async def list_articles(
 ) -> Response:
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
     articles, total = await service.list_articles(
-        session, filters, viewer_id, limit=limit, offset=offset
+        session, filters, token, limit=limit, offset=offset
     )
     return JSONBytes({"articles": articles, "articlesCount": total})
 
@@ -123,10 +127,14 @@ async def update_article(
     tags=["Articles"],
     operation_id="DeleteArticle",
     summary="Delete an article",
+    description="The author may; so may a moderator or admin (of a higher role than the "
+    "author), which the moderation log records.",
     responses=error_responses(401, 403, 404, 422),
 )
-async def delete_article(slug: Slug, session: SessionDep, user: CurrentUser) -> None:
-    await service.delete(session, slug, user)
+async def delete_article(
+    slug: Slug, session: SessionDep, user: CurrentUser, reason: ReasonQuery = None
+) -> None:
+    await service.delete(session, slug, user, reason=reason)
 
 
 @router.post(

@@ -14,7 +14,10 @@ from fastboard.articles.schemas import NewArticle, UpdateArticle
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
+from fastboard.moderation import service as moderation
+from fastboard.moderation.models import Action, Target
 from fastboard.profiles.service import profile_json
+from fastboard.security import VerifiedToken
 from fastboard.users.models import User
 
 SLUG_ATTEMPTS = 5
@@ -49,17 +52,17 @@ def _article_json(row: ArticleRow) -> ArticleJSON:
 async def list_articles(
     session: AsyncSession,
     filters: ArticleFilter,
-    viewer_id: int | None,
+    token: VerifiedToken | None,
     *,
     limit: int,
     offset: int,
 ) -> tuple[list[ArticleJSON], int]:
-    """A page as anyone sees it, then the viewer's own flags on it. ``viewer_id`` comes
-    from a valid token: the flags' query also checks that the account exists."""
+    """A page as anyone sees it, then the viewer's own flags on it. ``token`` is a valid
+    token's claims: the flags' query also checks that the account exists at its version."""
     rows, total = await repository.list_page(session, filters, limit=limit, offset=offset)
-    if viewer_id is None:
+    if token is None:
         return [_summary_json(row, favorited=False, following=False) for row in rows], total
-    flags = await repository.viewer_flags(session, viewer_id, rows)
+    flags = await repository.viewer_flags(session, token.user_id, token.version, rows)
     if flags is None:
         # What fastboard.auth answers for a token whose user it cannot find.
         raise Unauthorized("token is invalid or has expired", field="token")
@@ -152,8 +155,17 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
     return await get(session, article.slug, user)
 
 
-async def delete(session: AsyncSession, slug: str, user: User) -> None:
-    article = await _owned(session, slug, user)
+async def delete(
+    session: AsyncSession, slug: str, user: User, *, reason: str | None = None
+) -> None:
+    """The author deletes their article; a moderator anyone's of a lower role (logged)."""
+    article = await repository.get_by_slug(session, slug, for_update=True)
+    if article is None:
+        raise NotFound("article not found", field="article")
+    if article.author_id != user.id:
+        await moderation.authorize(session, user, article.author_id, field="article")
+        target = (Target.ARTICLE, article.slug)
+        await moderation.record(session, user, Action.DELETE_ARTICLE, target, reason=reason)
     await repository.remove(session, article.id)
 
 

@@ -7,7 +7,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, String, Table, Text, bindparam, delete, insert, join, select
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    join,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,7 +104,8 @@ def _add_statement() -> Any:
     ]
     # The article is found by its slug inside the INSERT: no lookup of its own. (A table-
     # level statement: given a dict of parameters, the ORM would take it for rows.)
-    chosen = id_at_slug().add_columns(author_id, body, now, now)
+    # A locked article is no target: None comes back, as for a missing one.
+    chosen = id_at_slug().where(Article.locked_at.is_(None)).add_columns(author_id, body, now, now)
     comments = cast(Table, Comment.__table__)
     return insert(comments).from_select(columns, chosen).returning(Comment.id)
 
@@ -107,5 +119,19 @@ async def add(
     return comment_id
 
 
+async def article_is_locked(session: AsyncSession, slug: str) -> bool:
+    query = select(Article.locked_at.is_not(None)).where(Article.slug == slug)
+    return bool(await session.scalar(query))
+
+
 async def remove(session: AsyncSession, comment_id: int) -> None:
     await session.execute(delete(Comment).where(Comment.id == comment_id))
+
+
+async def reassign_comments(session: AsyncSession, from_id: int, to_id: int) -> None:
+    await session.execute(
+        update(Comment)
+        .where(Comment.author_id == from_id)
+        .values(author_id=to_id)
+        .execution_options(synchronize_session=False)
+    )

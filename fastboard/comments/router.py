@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from fastboard.auth import CurrentUser, OptionalUser
 from fastboard.comments import service
@@ -12,6 +12,7 @@ from fastboard.comments.schemas import (
     SingleCommentResponse,
 )
 from fastboard.db import SessionDep
+from fastboard.fields import Reason
 from fastboard.openapi import error_responses
 from fastboard.responses import JSONBytes
 
@@ -37,8 +38,9 @@ async def list_comments(slug: Slug, session: SessionDep, viewer: OptionalUser) -
     response_model=SingleCommentResponse,
     operation_id="CreateArticleComment",
     summary="Create a comment for an article",
-    description="Answers 200, as the RealWorld spec (1.1.0) defines for this operation.",
-    responses=error_responses(401, 404, 422),
+    description="Answers 200, as the RealWorld spec (1.1.0) defines for this operation. "
+    "A locked article takes no new comments (403).",
+    responses=error_responses(401, 403, 404, 422),
 )
 async def add_comment(
     slug: Slug, body: NewCommentRequest, session: SessionDep, author: CurrentUser
@@ -52,9 +54,17 @@ async def add_comment(
     response_class=Response,
     operation_id="DeleteArticleComment",
     summary="Delete a comment for an article",
+    description="The author may; so may a moderator or admin (of a higher role than the "
+    "author), which the moderation log records.",
     responses=error_responses(401, 403, 404, 422),
 )
 async def delete_comment(
-    slug: Slug, comment_id: CommentId, session: SessionDep, user: CurrentUser
+    slug: Slug,
+    comment_id: CommentId,
+    session: SessionDep,
+    user: CurrentUser,
+    reason: Annotated[
+        Reason | None, Query(description="A moderator's reason, for the moderation log")
+    ] = None,
 ) -> None:
-    await service.delete(session, slug, comment_id, user)
+    await service.delete(session, slug, comment_id, user, reason=reason)

@@ -12,6 +12,8 @@ from fastboard.comments.repository import CommentRow
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, NotFound
 from fastboard.fields import iso_millis
+from fastboard.moderation import service as moderation
+from fastboard.moderation.models import Action, Target
 from fastboard.profiles.repository import Author
 from fastboard.profiles.service import profile_json
 from fastboard.users.models import User
@@ -41,6 +43,9 @@ async def add(session: AsyncSession, slug: str, body: str, author: User) -> Comm
     now = utcnow()
     comment_id = await repository.add(session, slug, author_id=author.id, body=body, now=now)
     if comment_id is None:
+        # Only an unlocked article takes the comment: find out which it was.
+        if await repository.article_is_locked(session, slug):
+            raise Forbidden("this article is locked: it takes no new comments", field="article")
         raise NotFound("article not found", field="article")
     row = CommentRow(
         id=comment_id,
@@ -52,11 +57,19 @@ async def add(session: AsyncSession, slug: str, body: str, author: User) -> Comm
     return _comment_json(row)
 
 
-async def delete(session: AsyncSession, slug: str, comment_id: int, user: User) -> None:
+async def delete(
+    session: AsyncSession, slug: str, comment_id: int, user: User, *, reason: str | None = None
+) -> None:
+    """The author deletes their comment; a moderator anyone's of a lower role (logged)."""
     article_id = await articles.article_id(session, slug)
     comment = await repository.get(session, comment_id)
     if comment is None or comment.article_id != article_id:
         raise NotFound("comment not found", field="comment")
     if comment.author_id != user.id:
-        raise Forbidden("only the author may delete this comment", field="comment")
+        await moderation.authorize(session, user, comment.author_id, field="comment")
+        target = (Target.COMMENT, str(comment.id))
+        detail = f"on {slug}"
+        await moderation.record(
+            session, user, Action.DELETE_COMMENT, target, reason=reason, detail=detail
+        )
     await repository.remove(session, comment.id)

@@ -36,6 +36,7 @@ class Author:
     bio: str
     image: str | None
     following: bool
+    role: str = "user"
 
     @classmethod
     def from_mapping(cls, row: Mapping[Any, Any]) -> Author:
@@ -45,11 +46,12 @@ class Author:
             bio=row["author_bio"],
             image=row["author_image"],
             following=row["following"],
+            role=row["author_role"],
         )
 
     @classmethod
     def of(cls, user: User, *, following: bool) -> Author:
-        return cls(user.id, user.username, user.bio, user.image, following)
+        return cls(user.id, user.username, user.bio, user.image, following, user.role)
 
 
 def viewer_follows(user_id: SQLColumnExpression[int], viewer_id: ViewerId) -> ColumnElement[bool]:
@@ -68,6 +70,7 @@ def author_columns(author_id: SQLColumnExpression[int], viewer_id: ViewerId) -> 
         User.bio.label("author_bio"),
         User.image.label("author_image"),
         viewer_follows(author_id, viewer_id),
+        User.role.label("author_role"),
     ]
 
 

@@ -8,6 +8,8 @@ class Profile(BaseModel):
     bio: str
     image: str
     following: bool
+    # fastboard's addition: user, moderator or admin.
+    role: str = "user"
 
 
 class ProfileResponse(BaseModel):

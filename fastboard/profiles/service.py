@@ -21,6 +21,7 @@ def profile_json(author: Author, *, following: bool) -> ProfileJSON:
         "bio": author.bio,
         "image": author.image or "",
         "following": following,
+        "role": author.role,
     }
 
 

@@ -8,6 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fastboard.db import Base, BigIntPK, UTCDateTime, utcnow
 from fastboard.users.roles import ROLE_NAMES, Role
 
+# Who wrote what a deleted account left behind (users.account): a name registration and
+# updates refuse (brackets), an email no login accepts, a hash no password matches.
+DELETED_USERNAME = "[deleted]"
+DELETED_EMAIL = "deleted-user"
+UNUSABLE_PASSWORD_HASH = "!"  # noqa: S105 - matches no password, the point
+
 
 class User(Base):
     __tablename__ = "users"

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Form, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from fastboard.auth import CurrentUser, SettingsDep
-from fastboard.db import SessionDep
+from fastboard.db import Database, SessionDep
 from fastboard.openapi import error_responses
-from fastboard.users import service
+from fastboard.users import account, export, service
 from fastboard.users.schemas import (
+    AccountDeletionRequest,
+    ExportResponse,
     LoginUserRequest,
     NewUserRequest,
+    PasswordChangeRequest,
     TokenForm,
     TokenResponse,
     UpdateUserRequest,
@@ -86,3 +90,77 @@ async def token(
 ) -> TokenResponse:
     user = await service.login(session, form.username, form.password, settings)
     return TokenResponse(access_token=user.token)
+
+
+@router.put(
+    "/user/password",
+    response_model=UserResponse,
+    operation_id="ChangePassword",
+    summary="Change the current user's password",
+    description="Every token issued before the change is refused from then on (401); the "
+    "answer carries a fresh one. A wrong `currentPassword` is a 422 and, behind NGINX, counts "
+    "against the login rate limit.",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "user": {
+                            "email": "jake@jake.jake",
+                            "token": "eyJhbGciOiJIUzI1NiJ9…",
+                            "username": "jake",
+                            "bio": "I work at statefarm",
+                            "image": "",
+                            "role": "user",
+                        }
+                    }
+                }
+            }
+        },
+        **error_responses(401, 403, 422),
+    },
+)
+async def change_password(
+    body: PasswordChangeRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> UserResponse:
+    change = body.user
+    changed = await account.change_password(
+        session, user, change.currentPassword, change.newPassword, settings
+    )
+    return UserResponse(user=changed)
+
+
+@router.delete(
+    "/user",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    operation_id="DeleteCurrentUser",
+    summary="Delete the current user's account",
+    description="Needs the current password. The account and its tokens are gone at once; "
+    "its favorites and follows too. Its articles and comments stay, under the `[deleted]` "
+    "placeholder account, so nobody else's comments are lost with them.",
+    responses=error_responses(401, 403, 422),
+)
+async def delete_account(
+    body: AccountDeletionRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> None:
+    await account.delete_account(session, user, body.user.password, settings)
+
+
+@router.get(
+    "/user/export",
+    response_model=ExportResponse,
+    operation_id="ExportCurrentUser",
+    summary="Export the current user's data",
+    description="Profile, articles, comments, favorites and follows as one JSON document, "
+    "streamed as it is read.",
+    responses=error_responses(401),
+)
+async def export_data(request: Request, user: CurrentUser) -> StreamingResponse:
+    database: Database = request.app.state.database
+    filename = f"fastboard-export-{user.id}.json"
+    return StreamingResponse(
+        export.export(database.reader, user),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

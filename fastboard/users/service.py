@@ -23,10 +23,11 @@ def signed_in(user: User, settings: Settings) -> UserOut:
     """The user as they see themselves, with a fresh token."""
     return UserOut(
         email=user.email,
-        token=security.create_token(user.id, settings),
+        token=security.create_token(user.id, settings, version=user.token_version),
         username=user.username,
         bio=user.bio,
         image=user.image or "",
+        role=user.role,
     )
 
 
@@ -93,6 +94,8 @@ async def update(
         # The user was read to authenticate the request; nothing is written yet.
         await release_connection(session)
         changes["password_hash"] = await security.hash_password(given["password"], settings)
+        # As PUT /api/user/password does: the tokens issued before are spent.
+        changes["token_version"] = user.token_version + 1
     # Read before the savepoint: rolling it back expires `user`, and reloading an expired
     # attribute is lazy IO, which fails under asyncio.
     user_id = user.id

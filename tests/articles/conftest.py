@@ -13,7 +13,7 @@ from tests.conftest import auth
 TIMESTAMP = re.compile(
     r"^\d{4,}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d\.\d+(?:[+-][0-2]\d:[0-5]\d|Z)$"
 )
-PROFILE_KEYS = {"username", "bio", "image", "following"}
+PROFILE_KEYS = {"username", "bio", "image", "following", "role"}
 SUMMARY_KEYS = {
     "slug",
     "title",

@@ -91,6 +91,7 @@ def _profile(tables: Tables, user: User, viewer: User | None) -> dict[str, Any]:
         "bio": user.bio,
         "image": user.image or "",
         "following": viewer is not None and (viewer.id, user.id) in tables.follows,
+        "role": user.role,
     }
 
 

@@ -47,7 +47,13 @@ async def test_create_article_returns_201_with_the_article_envelope(
     assert TIMESTAMP.match(article["updatedAt"]), article["updatedAt"]
     assert article["createdAt"] == article["updatedAt"]
     assert set(article["author"]) == PROFILE_KEYS
-    assert article["author"] == {"username": "alice", "bio": "", "image": "", "following": False}
+    assert article["author"] == {
+        "username": "alice",
+        "bio": "",
+        "image": "",
+        "following": False,
+        "role": "user",
+    }
 
 
 async def test_created_article_can_be_read_back_without_a_token(

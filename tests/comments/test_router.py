@@ -66,7 +66,13 @@ async def test_adding_a_comment_answers_200_with_the_comment_envelope(
     assert TIMESTAMP.match(comment["createdAt"]), comment["createdAt"]
     assert TIMESTAMP.match(comment["updatedAt"]), comment["updatedAt"]
     assert set(comment["author"]) == PROFILE_KEYS
-    assert comment["author"] == {"username": "bob", "bio": "", "image": "", "following": False}
+    assert comment["author"] == {
+        "username": "bob",
+        "bio": "",
+        "image": "",
+        "following": False,
+        "role": "user",
+    }
     assert await list_comments(client, article["slug"]) == [comment]
 
 

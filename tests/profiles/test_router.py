@@ -57,6 +57,7 @@ async def test_get_profile_anonymously_is_200_with_the_profile_envelope(
             "bio": "Tea.",
             "image": "https://i.test/a.png",
             "following": False,
+            "role": "user",
         }
     }
 
@@ -66,7 +67,9 @@ async def test_profile_has_empty_strings_for_unset_bio_and_image(
 ) -> None:
     body = await profile(client, "alice")
 
-    assert body == {"profile": {"username": "alice", "bio": "", "image": "", "following": False}}
+    assert body == {
+        "profile": {"username": "alice", "bio": "", "image": "", "following": False, "role": "user"}
+    }
 
 
 async def test_get_unknown_profile_is_404(client: httpx.AsyncClient) -> None:
@@ -83,7 +86,7 @@ async def test_follow_is_200_with_following_true(
 
     assert response.status_code == 200
     assert response.json() == {
-        "profile": {"username": "bob", "bio": "", "image": "", "following": True}
+        "profile": {"username": "bob", "bio": "", "image": "", "following": True, "role": "user"}
     }
     assert await follow_count(app) == 1
 
@@ -133,7 +136,7 @@ async def test_unfollow_is_200_with_following_false(
 
     assert response.status_code == 200
     assert response.json() == {
-        "profile": {"username": "bob", "bio": "", "image": "", "following": False}
+        "profile": {"username": "bob", "bio": "", "image": "", "following": False, "role": "user"}
     }
     assert (await profile(client, "bob", alice["token"]))["profile"]["following"] is False
     assert await follow_count(app) == 0

@@ -103,6 +103,35 @@ async def test_registration_shares_the_login_limit(client: httpx.AsyncClient) ->
     assert login.json() == {"errors": {"body": ["too many requests, slow down"]}}
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/api/user/password", {"user": {"currentPassword": "guess", "newPassword": "x"}}),
+        ("DELETE", "/api/user", {"user": {"password": "guess"}}),
+    ],
+)
+async def test_requests_that_check_a_password_share_the_login_limit(
+    client: httpx.AsyncClient, method: str, path: str, body: dict[str, object]
+) -> None:
+    """A stolen token is no way around the login limit: guessing the current password
+    through a password change or an account deletion spends the same budget."""
+    statuses = Counter(
+        [(await client.request(method, path, json=body)).status_code for _ in range(12)]
+    )
+    assert set(statuses) == {502, 429}
+    assert statuses[429] >= 6
+    login = await client.post(
+        "/api/users/login", json={"user": {"email": "ada@example.org", "password": "guess"}}
+    )
+    assert login.status_code == 429
+    assert login.headers["retry-after"] == "6"
+
+
+async def test_reading_the_user_is_not_under_the_login_limit(client: httpx.AsyncClient) -> None:
+    statuses = Counter([(await client.get("/api/user")).status_code for _ in range(12)])
+    assert statuses == Counter({502: 12})  # the app is down, but nothing was limited
+
+
 async def test_api_is_rate_limited_but_probes_are_not(client: httpx.AsyncClient) -> None:
     api = [await client.get("/api/tags") for _ in range(120)]
     probes = Counter([(await client.get("/health")).status_code for _ in range(120)])

@@ -101,6 +101,16 @@ async def _change_password(client: httpx.AsyncClient, token: str) -> httpx.Respo
     return await client.put("/api/user", json=body, headers=auth(token))
 
 
+async def _password_endpoint(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    body = {"user": {"currentPassword": PASSWORD, "newPassword": "battery-staple"}}
+    return await client.put("/api/user/password", json=body, headers=auth(token))
+
+
+async def _delete_account(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    body = {"user": {"password": PASSWORD}}
+    return await client.request("DELETE", "/api/user", json=body, headers=auth(token))
+
+
 Request = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
 REQUESTS: dict[str, tuple[Request, int]] = {
     "login": (lambda client, _token: _login(client), 200),
@@ -109,6 +119,8 @@ REQUESTS: dict[str, tuple[Request, int]] = {
     "token-endpoint": (lambda client, _token: _token_endpoint(client), 200),
     "registration": (lambda client, _token: _register(client), 201),
     "password-change": (_change_password, 200),
+    "password-endpoint": (_password_endpoint, 200),
+    "account-deletion": (_delete_account, 204),
 }
 
 
@@ -153,7 +165,17 @@ async def test_no_pooled_connection_is_held_while_a_password_hashes(
 
 
 @pytest.mark.own_app
-@pytest.mark.parametrize("name", ["login", "unknown-email", "registration", "password-change"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "login",
+        "unknown-email",
+        "registration",
+        "password-change",
+        "password-endpoint",
+        "account-deletion",
+    ],
+)
 async def test_sqlite_write_lock_is_free_while_a_password_hashes(
     client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:

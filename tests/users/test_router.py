@@ -23,7 +23,7 @@ from tests.users.conftest import StoredUser
 pytestmark = pytest.mark.anyio
 
 PASSWORD = "correct-horse"
-USER_FIELDS = {"email", "token", "username", "bio", "image"}
+USER_FIELDS = {"email", "token", "username", "bio", "image", "role"}
 BAD_CREDENTIALS = {"errors": {"credentials": ["email or password is invalid"]}}
 
 
@@ -94,6 +94,7 @@ async def test_register_is_201_with_the_user_envelope(
         "username": "alice",
         "bio": "",
         "image": "",
+        "role": "user",
     }
     row = await stored_user("alice")
     assert row is not None
@@ -318,11 +319,12 @@ async def test_login_is_200_with_the_user_envelope(
     assert response.status_code == 200
     user = response.json()["user"]
     assert set(user) == USER_FIELDS
-    assert {key: user[key] for key in ("email", "username", "bio", "image")} == {
+    assert {key: user[key] for key in ("email", "username", "bio", "image", "role")} == {
         "email": "alice@example.com",
         "username": "alice",
         "bio": "",
         "image": "",
+        "role": "user",
     }
     row = await stored_user("alice")
     assert row is not None

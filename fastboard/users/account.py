@@ -1,0 +1,69 @@
+"""Account management: password change and account deletion. No FastAPI here.
+
+Both check the current password first (off the event loop, holding no connection), and
+both end every token issued before: a password change raises the account's token version,
+a deletion removes the account the tokens name.
+
+What a deleted account wrote stays, under the "[deleted]" placeholder account: deleting
+an article would take other people's comments on it along, and a thread with holes in it
+reads worse than one with an anonymous author. Its favorites and follows go with it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastboard import security
+from fastboard.articles import repository as articles
+from fastboard.comments import repository as comments
+from fastboard.db import release_connection
+from fastboard.errors import Invalid
+from fastboard.moderation import repository as moderation
+from fastboard.settings import Settings
+from fastboard.users import repository
+from fastboard.users.models import User
+from fastboard.users.roles import Role
+from fastboard.users.schemas import User as UserOut
+from fastboard.users.service import signed_in
+
+WRONG_PASSWORD = "is not your current password"  # noqa: S105 - a message
+
+
+async def _check_password(
+    session: AsyncSession, user: User, password: str, settings: Settings, *, field: str
+) -> None:
+    # The user was read to authenticate the request; nothing is written yet.
+    await release_connection(session)
+    valid, _ = await security.verify_and_update(password, user.password_hash, settings)
+    if not valid:
+        raise Invalid(WRONG_PASSWORD, field=field)
+
+
+async def change_password(
+    session: AsyncSession, user: User, current: str, new: str, settings: Settings
+) -> UserOut:
+    await _check_password(session, user, current, settings, field="currentPassword")
+    new_hash = await security.hash_password(new, settings)
+    version = await repository.change_password(session, user, new_hash)
+    if version is None:
+        # Another request changed the password between our read and this write.
+        raise Invalid("was changed meanwhile: sign in again", field="currentPassword")
+    # Written already: the instance, out of the session, only has to say so in the answer.
+    session.expunge(user)
+    user.password_hash = new_hash
+    user.token_version = version
+    return signed_in(user, settings)
+
+
+async def delete_account(
+    session: AsyncSession, user: User, password: str, settings: Settings
+) -> None:
+    await _check_password(session, user, password, settings, field="password")
+    if Role(user.role) is Role.ADMIN and len(await moderation.lock_admins(session)) <= 1:
+        raise Invalid("the last admin cannot leave: make another admin first", field="user")
+    placeholder = await repository.placeholder_id(session)
+    await articles.drop_favorites_of(session, user.id)
+    await articles.reassign_articles(session, user.id, placeholder)
+    await comments.reassign_comments(session, user.id, placeholder)
+    await repository.remove(session, user.id)
+    session.expunge(user)
