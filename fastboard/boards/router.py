@@ -107,7 +107,7 @@ async def get_board(slug: BoardSlug, session: SessionDep) -> Response:
     summary="Create a board",
     description=f"{ADMIN_ONLY} Its slug comes from the name unless given; last in its "
     "category unless a position is given.",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 422),
 )
 async def create_board(body: NewBoardRequest, session: SessionDep, _: Admin) -> Response:
     board = await service.create_board(session, body.board)

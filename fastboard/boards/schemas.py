@@ -57,7 +57,11 @@ class UpdateBoard(BaseModel):
     archived: bool | None = Field(None, description="false brings an archived board back")
 
 
-_COOKING: dict[str, JsonValue] = {"name": "Cooking", "description": "Recipes and kitchen talk", "category": "hobbies"}
+_COOKING: dict[str, JsonValue] = {
+    "name": "Cooking",
+    "description": "Recipes and kitchen talk",
+    "category": "hobbies",
+}
 
 
 class NewCategoryRequest(BaseModel):

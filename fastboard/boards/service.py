@@ -142,10 +142,18 @@ async def _save(session: AsyncSession, row: Category | Board) -> None:
 # Categories -----------------------------------------------------------------------------
 
 
-async def _category(session: AsyncSession, slug: str, *, field: str = "category") -> Category:
+async def _category(session: AsyncSession, slug: str) -> Category:
     found = await repository.get_category(session, slug)
     if found is None:
-        raise NotFound("category not found", field=field)
+        raise NotFound("category not found", field="category")
+    return found
+
+
+async def _category_named_in_body(session: AsyncSession, slug: str) -> Category:
+    # A reference in the request body, not the resource in the path: invalid input.
+    found = await repository.get_category(session, slug)
+    if found is None:
+        raise Invalid(f"no category has the slug {slug!r}", field="category")
     return found
 
 
@@ -197,7 +205,7 @@ async def _board(session: AsyncSession, slug: str) -> Board:
 
 async def create_board(session: AsyncSession, data: NewBoard) -> BoardJSON:
     await repository.lock_categories(session)
-    category = await _category(session, data.category)
+    category = await _category_named_in_body(session, data.category)
     names = await _named(session, Board, None, name=data.name, slug=data.slug)
     position = await _insert_at(session, Siblings(category.id), data.position)
     new = Board(
@@ -225,7 +233,7 @@ async def update_board(session: AsyncSession, slug: str, data: UpdateBoard) -> B
     names = await _named(session, Board, found.id, name=data.name, slug=data.slug)
     category_id = found.category_id
     if data.category is not None:
-        category_id = (await _category(session, data.category)).id
+        category_id = (await _category_named_in_body(session, data.category)).id
     archived = found.archived if data.archived is None else data.archived
     position = await _place(session, found, category_id, archived, data.position)
     for key, value in names.items():
