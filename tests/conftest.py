@@ -413,6 +413,14 @@ async def promote(app: FastAPI, username: str, role: str = "admin") -> None:
         await session.commit()
 
 
+@pytest.fixture
+async def admin(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
+    """A signed-up user made admin: ``root``."""
+    user = await register(client, "root")
+    await promote(app, "root")
+    return user
+
+
 async def create_article(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[str, Any]:
     article = {
         "title": fields.pop("title", f"Title {uuid4().hex[:8]}"),

@@ -1,21 +1,12 @@
-"""Builders for the boards tests: an admin, categories and boards made through the API."""
+"""Builders for the boards tests: categories and boards made through the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
-from tests.conftest import auth, promote, register
-
-
-@pytest.fixture
-async def admin(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
-    user = await register(client, "root")
-    await promote(app, "root")
-    return user
+from tests.conftest import auth
 
 
 async def new_category(

@@ -115,9 +115,7 @@ async def test_an_admin_creates_boards_in_a_category(
     client: httpx.AsyncClient, admin: dict[str, Any]
 ) -> None:
     await new_category(client, admin["token"], "Hobbies")
-    cooking = await new_board(
-        client, admin["token"], "Cooking", "hobbies", description="Recipes"
-    )
+    cooking = await new_board(client, admin["token"], "Cooking", "hobbies", description="Recipes")
     await new_board(client, admin["token"], "Baking", "hobbies", position=1)
     await new_board(client, admin["token"], "Off Topic", slug="ot")
 
@@ -545,9 +543,7 @@ async def test_an_archived_board_is_deleted_once_its_last_article_is(
 ) -> None:
     article = await create_article(client, alice["token"], board="a")
     await client.delete("/api/boards/a", headers=auth(three_boards))
-    removed = await client.delete(
-        f"/api/articles/{article['slug']}", headers=auth(alice["token"])
-    )
+    removed = await client.delete(f"/api/articles/{article['slug']}", headers=auth(alice["token"]))
     assert removed.status_code == 204
     assert (await client.get("/api/boards/a")).json()["board"]["articlesCount"] == 0
 
