@@ -197,7 +197,7 @@ def _comments(tables: Tables, article: Article, viewer: User | None) -> dict[str
 async def _boards(app: FastAPI, client: httpx.AsyncClient) -> str:
     """Two more categories and three boards (one archived later, with articles); answers
     the admin's token."""
-    admin = (await register(client, "root"))["token"]
+    admin: str = (await register(client, "root"))["token"]
     await promote(app, "root")
     for path, body in (
         ("/api/categories", {"category": {"name": "Hobbies"}}),
