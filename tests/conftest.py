@@ -191,8 +191,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{OWN_APP}: the test gets an app of its own, whose requests really commit, on a "
-        "database emptied (to the default board) before and after it: for tests that send concurrent requests, "
-        "read through other connections or apps, or change the app (routes, hooks)",
+        "database emptied (but for the default board) before and after it: for tests that "
+        "send concurrent requests, read through other connections or apps, or change the app "
+        "(routes, hooks)",
     )
 
 
