@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastboard import health, metrics
 from fastboard.articles.router import router as articles_router
 from fastboard.articles.router import tags_router
+from fastboard.boards.router import router as boards_router
 from fastboard.cache import install_read_cache
 from fastboard.comments.router import router as comments_router
 from fastboard.db import Database
@@ -84,6 +85,7 @@ def _api_router() -> APIRouter:
         comments_router,
         tags_router,
         moderation_router,
+        boards_router,
     )
     for router in routers:
         api.include_router(router)

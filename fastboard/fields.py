@@ -78,3 +78,12 @@ Reason = Annotated[
 ]
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_millis, return_type=str)]
+
+# Names and descriptions of categories and boards.
+ShortName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=64),
+    AfterValidator(_no_control_characters),
+    AfterValidator(_not_blank),
+]
+ShortText = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_nul)]

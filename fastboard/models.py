@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
+from fastboard.boards.models import Board, Category
 from fastboard.comments.models import Comment
 from fastboard.db import Base
 from fastboard.moderation.models import ModerationEntry
@@ -12,6 +13,8 @@ __all__ = [
     "ArticleCount",
     "ArticleTag",
     "Base",
+    "Board",
+    "Category",
     "Comment",
     "Favorite",
     "Follow",

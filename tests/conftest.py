@@ -30,7 +30,7 @@ from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from redis.asyncio import Redis
-from sqlalchemy import event, or_, select, text
+from sqlalchemy import event, func, or_, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -39,6 +39,7 @@ from fastboard.app import create_app
 from fastboard.migrate import upgrade_to_head
 from fastboard.models import Base
 from fastboard.settings import Settings
+from fastboard.users.models import User
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("FASTBOARD_TEST_DATABASE_URL")
@@ -190,8 +191,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{OWN_APP}: the test gets an app of its own, whose requests really commit, on a "
-        "database emptied before and after it: for tests that send concurrent requests, "
-        "read through other connections or apps, or change the app (routes, hooks)",
+        "database emptied (but for the default board) before and after it: for tests that "
+        "send concurrent requests, read through other connections or apps, or change the app "
+        "(routes, hooks)",
     )
 
 
@@ -243,7 +245,25 @@ async def _forget_cached(settings: Settings) -> None:
 
 
 TABLES = [table.name for table in reversed(Base.metadata.sorted_tables)]
-ANY_ROW = select(or_(*(select(table).exists() for table in Base.metadata.sorted_tables)))
+# What migration 0004 puts in every database, as it does: the default category and board.
+SEED = (
+    "INSERT INTO categories (slug, name, description, position)"
+    " VALUES ('community', 'Community', 'Boards for everyone', 1)",
+    "INSERT INTO boards (category_id, slug, name, description, position, archived,"
+    " articles_count) SELECT id, 'general', 'General', 'Anything that has no board of its own',"
+    " 1, false, 0 FROM categories WHERE slug = 'community'",
+)
+SEEDED = {"categories": 1, "boards": 1}
+ANY_ROW = select(
+    or_(
+        *(
+            select(table).exists()
+            if table.name not in SEEDED
+            else select(func.count()).select_from(table).scalar_subquery() != SEEDED[table.name]
+            for table in Base.metadata.sorted_tables
+        )
+    )
+)
 
 
 async def _empty_all_tables(application: FastAPI) -> None:
@@ -253,6 +273,8 @@ async def _empty_all_tables(application: FastAPI) -> None:
         else:
             for table in TABLES:
                 await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own names
+        for statement in SEED:
+            await conn.execute(text(statement))
 
 
 @asynccontextmanager
@@ -383,6 +405,21 @@ async def alice(client: httpx.AsyncClient) -> dict[str, Any]:
 @pytest.fixture
 async def bob(client: httpx.AsyncClient) -> dict[str, Any]:
     return await register(client, "bob")
+
+
+async def promote(app: FastAPI, username: str, role: str = "admin") -> None:
+    """Give a user a role, straight in the database (no endpoint grants one here)."""
+    async with app.state.database.writer() as session:
+        await session.execute(update(User).where(User.username == username).values(role=role))
+        await session.commit()
+
+
+@pytest.fixture
+async def admin(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
+    """A signed-up user made admin: ``root``."""
+    user = await register(client, "root")
+    await promote(app, "root")
+    return user
 
 
 async def create_article(client: httpx.AsyncClient, token: str, **fields: Any) -> dict[str, Any]:

@@ -138,6 +138,33 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/articles/{slug}/lock"): Row((401, 403, 403, 200, 200, 403, 401)),
     ("DELETE", "/api/articles/{slug}/lock"): Row((401, 403, 403, 200, 200, 403, 401)),
     ("GET", "/api/moderation/log"): Row((401, 403, 403, 200, 200, 403, 401)),
+    # Boards: anyone reads the tree (no token read at all), only admins change it. The
+    # world has the default category and board, and an empty spare of each to delete.
+    ("GET", "/api/categories"): Row(_everyone(200)),
+    ("GET", "/api/boards/{slug}"): Row(_everyone(200), path="/api/boards/general"),
+    ("POST", "/api/categories"): Row(
+        (401, 403, 403, 403, 201, 403, 401), body=_constant({"category": {"name": "Hobbies"}})
+    ),
+    ("PUT", "/api/categories/{slug}"): Row(
+        (401, 403, 403, 403, 200, 403, 401),
+        path="/api/categories/community",
+        body=_constant({"category": {"description": "Everything else"}}),
+    ),
+    ("DELETE", "/api/categories/{slug}"): Row(
+        (401, 403, 403, 403, 204, 403, 401), path="/api/categories/spare"
+    ),
+    ("POST", "/api/boards"): Row(
+        (401, 403, 403, 403, 201, 403, 401),
+        body=_constant({"board": {"name": "Cooking", "category": "community"}}),
+    ),
+    ("PUT", "/api/boards/{slug}"): Row(
+        (401, 403, 403, 403, 200, 403, 401),
+        path="/api/boards/general",
+        body=_constant({"board": {"description": "Anything goes"}}),
+    ),
+    ("DELETE", "/api/boards/{slug}"): Row(
+        (401, 403, 403, 403, 204, 403, 401), path="/api/boards/spare-board"
+    ),
     # Operations and documentation read no token.
     ("GET", "/health"): Row(_everyone(200)),
     ("GET", "/ready"): Row(_everyone(200)),
@@ -210,6 +237,12 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, settings: Setting
         headers=auth(tokens["owner"]),
     )
     assert comment.status_code == 200, comment.text
+    for path, body in (
+        ("/api/categories", {"category": {"name": "Spare"}}),
+        ("/api/boards", {"board": {"name": "Spare board", "category": "community"}}),
+    ):
+        spare = await client.post(path, json=body, headers=auth(tokens["admin"]))
+        assert spare.status_code == 201, spare.text
     return World(tokens, slug, comment.json()["comment"]["id"])
 
 

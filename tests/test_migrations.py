@@ -32,6 +32,8 @@ from tests.conftest import (
 pytestmark = pytest.mark.anyio
 
 MODEL_TABLES = set(Base.metadata.tables)
+# What 0004 puts in an empty database: the default category and board.
+SEEDED = {"categories": 1, "boards": 1}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,11 +55,11 @@ async def _inspect(settings: Settings) -> dict[str, Any]:
     def look(conn: Connection) -> dict[str, Any]:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         tables = set(inspect(conn).get_table_names())
-        rows = sum(
-            conn.execute(select(func.count()).select_from(table)).scalar_one()
+        rows = {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
             for table in Base.metadata.sorted_tables
             if table.name in tables
-        )
+        }
         return {
             "rows": rows,
             "tables": tables,
@@ -90,7 +92,8 @@ async def test_upgrade_downgrade_upgrade_on_a_fresh_database(fresh_settings: Set
     again = await _inspect(fresh_settings)
 
     assert upgraded["tables"] == MODEL_TABLES | {"alembic_version"}
-    assert upgraded["rows"] == 0  # an empty database stays empty (no counter rows)
+    # An empty database gets the default board, and nothing else (no counter rows).
+    assert {table: n for table, n in upgraded["rows"].items() if n} == SEEDED
     assert upgraded["revision"] == head
     assert downgraded["tables"] <= {"alembic_version"}
     assert downgraded["revision"] is None
@@ -188,6 +191,62 @@ async def test_0002_counts_the_articles_already_there(fresh_settings: Settings) 
     assert tags == [("common", 3), ("rare", 1), ("unused", 0)]
     assert totals == [("all", 3)]
     assert (await _inspect(fresh_settings))["diff"] == []
+
+
+async def test_0004_puts_the_articles_already_there_on_the_general_board(
+    fresh_settings: Settings,
+) -> None:
+    await anyio.to_thread.run_sync(_upgrade_to, fresh_settings, "0003")
+    now = {"now": datetime(2026, 1, 1, tzinfo=UTC)}
+    await _sql(
+        fresh_settings,
+        (
+            "INSERT INTO users (id, username, email, password_hash, bio, created_at, updated_at)"
+            " VALUES (1, 'ann', 'ann@example.com', 'x', '', :now, :now)",
+            now,
+        ),
+        *(
+            (
+                "INSERT INTO articles (id, slug, title, description, body, author_id,"
+                " favorites_count, created_at, updated_at)"
+                " VALUES (:id, :slug, 't', 'd', 'b', 1, 0, :now, :now)",
+                {**now, "id": n, "slug": f"a{n}"},
+            )
+            for n in (1, 2, 3, 4)
+        ),
+        ("INSERT INTO article_counts (scope, articles) VALUES ('all', 4)", {}),
+    )
+
+    await anyio.to_thread.run_sync(upgrade_to_head, fresh_settings)
+
+    boards = await _sql(
+        fresh_settings,
+        (
+            "SELECT c.slug, c.position, b.slug, b.position, b.archived, b.articles_count"
+            " FROM boards b JOIN categories c ON c.id = b.category_id",
+            {},
+        ),
+    )
+    placed = await _sql(
+        fresh_settings,
+        (
+            "SELECT b.slug, count(*) FROM articles a JOIN boards b ON b.id = a.board_id"
+            " GROUP BY b.slug",
+            {},
+        ),
+    )
+    assert boards == [("community", 1, "general", 1, False, 4)]
+    assert placed == [("general", 4)]
+    assert (await _inspect(fresh_settings))["diff"] == []
+    # And back: 0003's schema, the articles still there.
+    await anyio.to_thread.run_sync(_downgrade_to, fresh_settings, "0003")
+    assert await _sql(fresh_settings, ("SELECT count(*) FROM articles", {})) == [(4,)]
+
+
+def _downgrade_to(settings: Settings, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(settings), revision)
 
 
 async def test_0005_migrates_a_populated_database(fresh_settings: Settings) -> None:

@@ -14,6 +14,7 @@ class Article(Base):
         # Newest first, with id as the tie-breaker: the global list and every filter.
         Index("ix_articles_created_at_id", "created_at", "id"),
         Index("ix_articles_author_id_created_at", "author_id", "created_at"),
+        Index("ix_articles_board_id_created_at_id", "board_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -22,6 +23,8 @@ class Article(Base):
     description: Mapped[str] = mapped_column(String(1024))
     body: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    # RESTRICT: a board with articles is archived, never deleted with them.
+    board_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("boards.id", ondelete="RESTRICT"))
     # Kept in step with the favorites table inside the same transaction; lists read it
     # without aggregating.
     favorites_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

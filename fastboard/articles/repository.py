@@ -45,6 +45,7 @@ from fastboard.articles.models import (
     Favorite,
     Tag,
 )
+from fastboard.boards.models import Board
 from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
 from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
@@ -64,6 +65,7 @@ class ArticleRow:
     favorited: bool
     author: Author
     tags: list[str]
+    board: str
 
     @classmethod
     def from_mapping(cls, row: Mapping[Any, Any]) -> ArticleRow:
@@ -81,6 +83,7 @@ class ArticleRow:
             Author.from_mapping(row),
             # Sorted here, not in SQL: collations differ between databases, code points don't.
             sorted(joined.split(TAG_SEPARATOR)) if joined else [],
+            row["board"],
         )
 
 
@@ -98,6 +101,7 @@ class ArticleFilter:
     author: str | None = None
     favorited_by: str | None = None
     feed_of: int | None = None
+    board: str | None = None  # a board's slug
 
     def values(self) -> dict[str, Any]:
         """The filters in use, keyed by the name of their bound parameter."""
@@ -106,6 +110,7 @@ class ArticleFilter:
             "author": self.author,
             "favorited_by": self.favorited_by,
             "feed_of": self.feed_of,
+            "board": self.board,
         }
         return {name: value for name, value in given.items() if value is not None}
 
@@ -156,8 +161,13 @@ def _select_rows(*, with_viewer: bool, with_body: bool) -> Select[Any]:
         _favorited(viewer_id),
         *author_columns(Article.author_id, viewer_id),
         _tag_names(),
+        Board.slug.label("board"),
     ]
-    return select(*columns).join(User, User.id == Article.author_id)
+    return (
+        select(*columns)
+        .join(User, User.id == Article.author_id)
+        .join(Board, Board.id == Article.board_id)
+    )
 
 
 def _where(kinds: frozenset[str]) -> list[ColumnElement[bool]]:
@@ -175,7 +185,16 @@ def _where(kinds: frozenset[str]) -> list[ColumnElement[bool]]:
     if "feed_of" in kinds:
         feed_of = bindparam("feed_of", type_=BigInteger)
         clauses.append(Article.author_id.in_(followed_by(feed_of)))
+    if "board" in kinds:
+        clauses.append(Article.board_id == _board_id())
     return clauses
+
+
+def _board_id() -> Any:
+    # A subquery, not the joined boards row: the count needs no join, and the page walks
+    # the (board_id, created_at, id) index.
+    board = bindparam("board", type_=String)
+    return select(Board.id).where(Board.slug == board).scalar_subquery()
 
 
 def _total(kinds: frozenset[str]) -> Select[Any]:
@@ -187,6 +206,9 @@ def _total(kinds: frozenset[str]) -> Select[Any]:
         return select(func.coalesce(stored.scalar_subquery(), 0))
     if kinds == {"tag"}:
         stored = select(Tag.articles_count).where(Tag.name == bindparam("tag", type_=String))
+        return select(func.coalesce(stored.scalar_subquery(), 0))
+    if kinds == {"board"}:
+        stored = select(Board.articles_count).where(Board.slug == bindparam("board", type_=String))
         return select(func.coalesce(stored.scalar_subquery(), 0))
     # The other filters select a few users' articles: counting them reads that much only.
     count = select(func.count()).select_from(Article)

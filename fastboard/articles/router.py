@@ -15,6 +15,7 @@ from fastboard.articles.schemas import (
     UpdateArticleRequest,
 )
 from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenClaims, TokenClaims
+from fastboard.boards.models import Board
 from fastboard.cache import cacheable
 from fastboard.db import SessionDep
 from fastboard.fields import Reason
@@ -59,7 +60,7 @@ async def feed(
     summary="Get recent articles globally",
     responses=error_responses(401, 422),
 )
-@cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
+@cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User, Board)
 async def list_articles(
     session: SessionDep,
     token: TokenClaims,
@@ -68,8 +69,9 @@ async def list_articles(
     favorited: FilterName = None,
     limit: Limit = 20,
     offset: Offset = 0,
+    board: FilterName = None,
 ) -> Response:
-    filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
+    filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited, board=board)
     articles, total = await service.list_articles(
         session, filters, token, limit=limit, offset=offset
     )
@@ -101,7 +103,7 @@ async def create_article(
     summary="Get an article",
     responses=error_responses(404, 422),
 )
-@cacheable(Article, ArticleTag, Tag, User)
+@cacheable(Article, ArticleTag, Tag, User, Board)
 async def get_article(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
     return JSONBytes({"article": await service.get(session, slug, viewer)})
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from fastboard.boards.slugs import MAX_SLUG_LENGTH
 from fastboard.fields import MAX_TAGS, Body, Description, TagName, Timestamp, Title
 from fastboard.profiles.schemas import Profile
 
@@ -20,6 +21,13 @@ TagList = Annotated[
 ]
 
 
+BoardSlug = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SLUG_LENGTH),
+    Field(description="The slug of a board that is not archived (default `general`)"),
+]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -29,6 +37,7 @@ class NewArticle(_In):
     description: Description
     body: Body
     tagList: TagList = []
+    board: BoardSlug | None = None
 
 
 class UpdateArticle(_In):
@@ -36,6 +45,7 @@ class UpdateArticle(_In):
     description: Description | None = None
     body: Body | None = None
     tagList: TagList | None = None
+    board: BoardSlug | None = Field(None, description="Moves the article to that board")
 
 
 class NewArticleRequest(_In):
@@ -58,6 +68,7 @@ class ArticleSummary(BaseModel):
     favorited: bool
     favoritesCount: int
     author: Profile
+    board: str = Field(description="The slug of the article's board")
 
 
 class Article(ArticleSummary):

@@ -11,6 +11,7 @@ from fastboard.articles import repository, slugs
 from fastboard.articles.models import Article
 from fastboard.articles.repository import ArticleFilter, ArticleRow
 from fastboard.articles.schemas import NewArticle, UpdateArticle
+from fastboard.boards import service as boards
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
@@ -40,6 +41,7 @@ def _summary_json(row: ArticleRow, *, favorited: bool, following: bool) -> Artic
         "favorited": favorited,
         "favoritesCount": row.favorites_count,
         "author": profile_json(row.author, following=following),
+        "board": row.board,
     }
 
 
@@ -127,7 +129,8 @@ def _apply(article: Article, changes: dict[str, Any]) -> None:
 
 async def create(session: AsyncSession, data: NewArticle, author: User) -> ArticleJSON:
     now = utcnow()
-    article = Article(author_id=author.id, favorites_count=0)
+    board_id = await boards.board_for_new_article(session, data.board)
+    article = Article(author_id=author.id, favorites_count=0, board_id=board_id)
     changes = {
         "title": data.title,
         "description": data.description,
@@ -149,6 +152,9 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
         raise Invalid("at least one field is required", field="article")
     if given.get("title") == article.title:
         del given["title"]
+    await boards.check_article_editable(session, article.board_id)
+    if "board" in given:
+        given["board_id"] = await boards.move_article(session, article.board_id, given.pop("board"))
     await _save(session, article, {**given, "updated_at": utcnow()})
     if tags is not None:
         await repository.set_tags(session, article.id, tags)
@@ -167,6 +173,7 @@ async def delete(
         target = (Target.ARTICLE, article.slug)
         await moderation.record(session, user, Action.DELETE_ARTICLE, target, reason=reason)
     await repository.remove(session, article.id)
+    await boards.article_removed(session, article.board_id)
 
 
 async def article_id(session: AsyncSession, slug: str) -> int:

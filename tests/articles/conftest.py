@@ -24,6 +24,7 @@ SUMMARY_KEYS = {
     "favorited",
     "favoritesCount",
     "author",
+    "board",
 }
 ARTICLE_KEYS = SUMMARY_KEYS | {"body"}
 # A complete, valid new article.

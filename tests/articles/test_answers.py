@@ -21,19 +21,22 @@ from sqlalchemy import func, select
 
 from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
 from fastboard.articles.schemas import MultipleArticlesResponse, SingleArticleResponse, TagsResponse
+from fastboard.boards.models import Board, Category
+from fastboard.boards.schemas import CategoriesResponse, SingleBoardResponse
 from fastboard.comments.models import Comment
 from fastboard.comments.schemas import MultipleCommentsResponse, SingleCommentResponse
 from fastboard.profiles.models import Follow
 from fastboard.profiles.schemas import ProfileResponse
 from fastboard.users.models import User
 from tests.articles.conftest import favorite, follow
-from tests.conftest import auth, create_article, register
+from tests.conftest import auth, create_article, promote, register
 
 pytestmark = pytest.mark.anyio
 
 NAMES = ("ann", "ben", "cat", "dan")
 TAGS = ("alpha", "beta", "gamma", "delta")
 ARTICLES = 14
+BOARDS = (None, "cooking", "chess", "old", "general")
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Tables:
     follows: set[tuple[int, int]] = field(default_factory=set)  # (follower, followee)
     comments: list[Comment] = field(default_factory=list)
     popular_tags: list[str] = field(default_factory=list)
+    boards: dict[int, Board] = field(default_factory=dict)
+    categories: list[Category] = field(default_factory=list)
 
     def user_named(self, name: str) -> User | None:
         return next((user for user in self.users.values() if user.username == name), None)
@@ -68,6 +73,8 @@ async def _load(app: FastAPI) -> Tables:
         follows = await session.execute(select(Follow.follower_id, Follow.followee_id))
         tables.follows = {(follower, followee) for follower, followee in follows}
         tables.comments = list(await session.scalars(select(Comment)))
+        tables.boards = {board.id: board for board in await session.scalars(select(Board))}
+        tables.categories = list(await session.scalars(select(Category)))
         # The aggregate /api/tags answered before tag counts were kept on write.
         popular = (
             select(Tag.name)
@@ -108,6 +115,7 @@ def _article(
         "favorited": viewer is not None and (viewer.id, article.id) in tables.favorites,
         "favoritesCount": sum(1 for _, liked in tables.favorites if liked == article.id),
         "author": _profile(tables, tables.users[article.author_id], viewer),
+        "board": tables.boards[article.board_id].slug,
     }
     if body:
         answer["body"] = article.body
@@ -128,6 +136,8 @@ def _list(tables: Tables, params: dict[str, Any], viewer: User | None) -> dict[s
     if "favorited" in params:
         fan = tables.user_named(params["favorited"])
         chosen = [a for a in chosen if fan is not None and (fan.id, a.id) in tables.favorites]
+    if "board" in params:
+        chosen = [a for a in chosen if tables.boards[a.board_id].slug == params["board"]]
     if params.get("feed"):
         assert viewer is not None
         chosen = [a for a in chosen if (viewer.id, a.author_id) in tables.follows]
@@ -136,6 +146,36 @@ def _list(tables: Tables, params: dict[str, Any], viewer: User | None) -> dict[s
     return {
         "articles": [_article(tables, article, viewer, body=False) for article in page],
         "articlesCount": len(chosen),
+    }
+
+
+def _board(tables: Tables, board: Board) -> dict[str, Any]:
+    return {
+        "slug": board.slug,
+        "name": board.name,
+        "description": board.description,
+        "position": board.position,
+        # Counted here, not read from the stored count.
+        "articlesCount": sum(1 for article in tables.articles if article.board_id == board.id),
+    }
+
+
+def _tree(tables: Tables) -> dict[str, Any]:
+    return {
+        "categories": [
+            {
+                "slug": category.slug,
+                "name": category.name,
+                "description": category.description,
+                "position": category.position,
+                "boards": [
+                    _board(tables, board)
+                    for board in sorted(tables.boards.values(), key=lambda b: b.position)
+                    if board.category_id == category.id and not board.archived
+                ],
+            }
+            for category in sorted(tables.categories, key=lambda c: c.position)
+        ]
     }
 
 
@@ -155,9 +195,27 @@ def _comments(tables: Tables, article: Article, viewer: User | None) -> dict[str
     }
 
 
+async def _boards(app: FastAPI, client: httpx.AsyncClient) -> str:
+    """Two more categories and three boards (one archived later, with articles); answers
+    the admin's token."""
+    admin: str = (await register(client, "root"))["token"]
+    await promote(app, "root")
+    for path, body in (
+        ("/api/categories", {"category": {"name": "Hobbies"}}),
+        ("/api/categories", {"category": {"name": "Empty", "position": 1}}),
+        ("/api/boards", {"board": {"name": "Cooking", "category": "hobbies"}}),
+        ("/api/boards", {"board": {"name": "Chess", "category": "hobbies", "position": 1}}),
+        ("/api/boards", {"board": {"name": "Old", "category": "community"}}),
+    ):
+        response = await client.post(path, json=body, headers=auth(admin))
+        assert response.status_code == 201, response.text
+    return admin
+
+
 @pytest.fixture
-async def tokens(client: httpx.AsyncClient) -> dict[str, str]:
+async def tokens(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
     """The board; answers each user's token by name."""
+    root = await _boards(app, client)
     tokens = {name: (await register(client, name))["token"] for name in NAMES}
     profile = {"user": {"bio": "Writes about tags", "image": "https://example.com/ann.png"}}
     response = await client.put("/api/user", json=profile, headers=auth(tokens["ann"]))
@@ -166,7 +224,8 @@ async def tokens(client: httpx.AsyncClient) -> dict[str, str]:
     for index in range(ARTICLES):
         tags = [tag for bit, tag in enumerate(TAGS) if index >> bit & 1]
         author = tokens[NAMES[index % 3]]
-        slugs.append((await create_article(client, author, tagList=tags))["slug"])
+        board = BOARDS[index % len(BOARDS)]
+        slugs.append((await create_article(client, author, tagList=tags, board=board))["slug"])
     for index, slug in enumerate(slugs):
         for name in NAMES[: index % 4]:
             await favorite(client, tokens[name], slug)
@@ -189,6 +248,12 @@ async def tokens(client: httpx.AsyncClient) -> dict[str, str]:
         assert response.status_code == 200, response.text
     response = await client.delete(f"/api/articles/{slugs[6]}", headers=auth(tokens["ann"]))
     assert response.status_code == 204, response.text
+    # Moved between boards, then a board with articles archived.
+    move = {"article": {"board": "chess"}}
+    response = await client.put(f"/api/articles/{slugs[0]}", json=move, headers=auth(tokens["ann"]))
+    assert response.status_code == 200, response.text
+    response = await client.delete("/api/boards/old", headers=auth(root))
+    assert response.status_code == 200, response.text
     return tokens
 
 
@@ -219,6 +284,10 @@ LIST_QUERIES: list[dict[str, Any]] = [
     {"tag": "beta", "author": "ben"},
     {"tag": "alpha", "favorited": "cat"},
     {"author": "ann", "favorited": "ben", "limit": 1},
+    *({"board": board} for board in ("general", "cooking", "chess", "old", "missing")),
+    {"board": "cooking", "tag": "alpha"},
+    {"board": "general", "author": "ann", "limit": 2},
+    {"board": "chess", "favorited": "ann"},
 ]
 
 
@@ -253,10 +322,19 @@ async def test_every_fast_read_answers_what_the_orm_says(
         assert answer == {"profile": _profile(tables, user, viewer)}
     answer = await _get(client, "/api/tags", TagsResponse, token)
     assert answer == {"tags": tables.popular_tags}
+    answer = await _get(client, "/api/categories", CategoriesResponse, token)
+    assert answer == _tree(tables)
+    for board in tables.boards.values():
+        answer = await _get(client, f"/api/boards/{board.slug}", SingleBoardResponse, token)
+        category = next(c for c in tables.categories if c.id == board.category_id)
+        expected = {**_board(tables, board), "category": category.slug}
+        assert answer == {"board": {**expected, "archived": board.archived}}
     # The board is not trivial: these answers have something to disagree on.
     assert len(tables.articles) == ARTICLES - 1
     assert len(tables.popular_tags) == len(TAGS)
     assert all((tables.follows, tables.comments, tables.favorites))
+    assert len({article.board_id for article in tables.articles}) == len(BOARDS) - 1
+    assert any(board.archived for board in tables.boards.values())
 
 
 # The operations answered with JSONBytes, their success status and declared wire model.
@@ -274,6 +352,11 @@ DOCUMENTED = [
     ("get", "/api/profiles/{username}", "200", ProfileResponse),
     ("post", "/api/profiles/{username}/follow", "200", ProfileResponse),
     ("delete", "/api/profiles/{username}/follow", "200", ProfileResponse),
+    ("get", "/api/categories", "200", CategoriesResponse),
+    ("get", "/api/boards/{slug}", "200", SingleBoardResponse),
+    ("post", "/api/boards", "201", SingleBoardResponse),
+    ("put", "/api/boards/{slug}", "200", SingleBoardResponse),
+    ("delete", "/api/boards/{slug}", "200", SingleBoardResponse),
 ]
 
 

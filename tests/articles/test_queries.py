@@ -71,6 +71,9 @@ async def run_counted(
         pytest.param("/api/articles", {"tag": "common"}, 24, id="tag"),
         pytest.param("/api/articles", {"author": "ann"}, 8, id="author"),
         pytest.param("/api/articles", {"favorited": "viewer"}, 12, id="favorited"),
+        pytest.param("/api/articles", {"board": "general"}, 24, id="board"),
+        pytest.param("/api/articles", {"board": "general", "tag": "tag1"}, 6, id="board-tag"),
+        pytest.param("/api/articles", {"board": "general", "author": "ben"}, 8, id="board-author"),
     ],
 )
 async def test_a_list_page_costs_the_same_statements_whatever_its_size(
