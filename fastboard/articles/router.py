@@ -15,7 +15,7 @@ from fastboard.articles.schemas import (
     UpdateArticleRequest,
 )
 from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenUserId, TokenUserId
-from fastboard.cache import cacheable
+from fastboard.cache import AnonymousAnswerDep, cacheable
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
@@ -59,6 +59,7 @@ async def feed(
 async def list_articles(
     session: SessionDep,
     viewer_id: TokenUserId,
+    anonymous: AnonymousAnswerDep,
     tag: FilterName = None,
     author: FilterName = None,
     favorited: FilterName = None,
@@ -66,6 +67,11 @@ async def list_articles(
     offset: Offset = 0,
 ) -> Response:
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
+    if viewer_id is not None:
+        page = await service.list_for_viewer(
+            session, filters, viewer_id, anonymous, limit=limit, offset=offset
+        )
+        return JSONBytes(page)
     articles, total = await service.list_articles(
         session, filters, viewer_id, limit=limit, offset=offset
     )
