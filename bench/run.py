@@ -55,6 +55,7 @@ MANIFEST = VAR_DIR / "dataset.json"
 
 # The read cache as deployed (compose.yaml runs Redis); BENCH_REDIS_URL= measures without.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Followed by the database's name: two data sets never share cached answers.
 REDIS_PREFIX = "fastboard-bench"
 CACHE_MODES = ("off", "on")
 LOGIN_TIMEOUT_SECONDS = 30  # a login queued behind a flood is slow, not lost
@@ -141,7 +142,7 @@ def server_env(config: Config, secret_key: str, *, cache: bool = True) -> dict[s
     """The production settings every server runs with; logs kept out of the measurement.
     ``cache``: with the Redis read cache, when BENCH_REDIS_URL names one."""
     cache_settings = (
-        {"redis_url": config.redis_url, "redis_prefix": REDIS_PREFIX}
+        {"redis_url": config.redis_url, "redis_prefix": f"{REDIS_PREFIX}-{config.db_name}"}
         if cache and config.redis_url
         else {}
     )
