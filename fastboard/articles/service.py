@@ -108,7 +108,7 @@ async def list_for_viewer(
     """The page as anyone sees it, from the read cache when it holds it (else read and
     kept there), with the viewer's own flags: one small query on a cached page."""
     found = await anonymous.get()
-    if found is None:
+    if found is None or not found.extra:  # no ids kept with it: read the page anew
         with anonymous.reading():
             articles, total = await list_articles(
                 session, filters, None, limit=limit, offset=offset

@@ -274,3 +274,23 @@ async def test_a_token_whose_user_is_gone_is_refused_on_a_cached_page(
 
     assert response.status_code == 401
     assert response.json() == {"errors": {"token": ["token is invalid or has expired"]}}
+
+
+async def test_a_cached_page_without_its_ids_is_read_anew_for_a_viewer(
+    cached_reads: CachedReads,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    board: dict[str, str],
+    bob: dict[str, Any],
+) -> None:
+    """Say an older release stored the page: the viewer's flags need its articles' ids."""
+    await favorite(client, bob["token"], board["three"])
+    cache: ReadCache = app.state.read_cache
+    lookup = await cache.lookup("/api/articles?")
+    assert lookup.noted is not None
+    assert await cache.store("/api/articles?", lookup.noted, ["articles"], b'{"articles":[]}')
+
+    page = (await client.get("/api/articles", headers=auth(bob["token"]))).json()
+
+    assert page["articlesCount"] == 3
+    assert [a["favorited"] for a in page["articles"]] == [True, False, False]
