@@ -14,7 +14,9 @@ it depends on still has the version it was stored with. The API, for domains:
   viewer's own flags);
 - writing: ``fastboard.db.changed(session, Article, keys=["article:12"])`` names what the
   transaction's writes to those tables changed. A table written without it bumps
-  ``table:<name>``, which every answer read from that table depends on.
+  ``table:<name>``, which every answer read from that table depends on;
+- each domain names its keys in ``fastboard/<domain>/cache_keys.py``, for readers and
+  writers of any domain to agree on.
 
 Races: versions are values of one counter (the clock) that every bump increments. A
 reader notes the clock when it looks up, and stores its answer only if none of its keys
@@ -36,7 +38,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -433,7 +435,6 @@ class ReadCacheMiddleware:
             await cache.store(key, lookup.noted, reading.keys, body, reading.extra)
 
 
-@dataclass(slots=True)
 class AnonymousAnswer:
     """This request's answer as the read cache holds it for an anonymous reader, for a
     route that builds a signed-in answer on it (``AnonymousAnswerDep``).
@@ -442,11 +443,19 @@ class AnonymousAnswer:
     ``depends_on`` and ``attach`` record), then ``keep()`` it for every reader.
     """
 
-    _cache: ReadCache | None
-    _app: Any = None
-    _key: str = ""
-    _reading: _Reading = field(default_factory=lambda: _Reading(set()))
-    _noted: bytes | None = None
+    def __init__(
+        self,
+        cache: ReadCache | None = None,
+        app: Any = None,
+        key: str = "",
+        keys: Iterable[str] = (),
+    ) -> None:
+        """``cache`` None: the route is not cacheable or there is no cache."""
+        self._cache = cache
+        self._app = app
+        self._key = key
+        self._reading = _Reading(set(keys))
+        self._noted: bytes | None = None
 
     async def get(self) -> Found | None:
         if self._cache is None:
@@ -478,8 +487,8 @@ async def anonymous_answer(request: Request) -> AnonymousAnswer:
     cache: ReadCache = request.app.state.read_cache
     keys = _route_keys(request.scope.get("route"))
     if keys is None or not cache.enabled:
-        return AnonymousAnswer(None)
-    return AnonymousAnswer(cache, request.app, entry_key(request.scope), _Reading(set(keys)))
+        return AnonymousAnswer()
+    return AnonymousAnswer(cache, request.app, entry_key(request.scope), keys)
 
 
 AnonymousAnswerDep = Annotated[AnonymousAnswer, Depends(anonymous_answer)]
