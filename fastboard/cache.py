@@ -10,7 +10,7 @@ it depends on still has the version it was stored with. The API, for domains:
 - reading: ``depends_on("article:12", "user:3")`` while building a cacheable answer names
   what it shows. ``@cacheable(Article, User)`` adds the safe default, ``table:<name>`` of
   each model's table; ``attach(data)`` keeps a few bytes with the answer for code that
-  builds on it (``AnonymousAnswer``: a signed-in list is the cached page plus the
+  builds on it (``CachedAnswer``: a signed-in list is the cached page plus the
   viewer's own flags);
 - writing: ``fastboard.db.changed(session, Article, keys=["article:12"])`` names what the
   transaction's writes to those tables changed. A table written without it bumps
@@ -77,17 +77,19 @@ def table_key(table: str) -> str:
     return f"table:{table}"
 
 
-def cacheable(*reads: type[Base]) -> Callable[[Endpoint], Endpoint]:
+def cacheable(*reads: type[Base], anonymous: bool = True) -> Callable[[Endpoint], Endpoint]:
     """Let the read cache answer this GET route to readers without credentials.
 
     ``reads`` names every model the answer is read from: a committed write to their
     tables that names no finer keys makes cached answers old. What the route answers must
     depend on its path and query string only, once the ``Authorization`` header is absent.
+    ``anonymous=False``: no answer without credentials; the route keeps answers of its
+    own through ``CachedAnswerDep`` (a reader's feed).
     """
     tables = frozenset(model.__tablename__ for model in reads)
 
     def mark(endpoint: Endpoint) -> Endpoint:
-        setattr(endpoint, _READS, tables)
+        setattr(endpoint, _READS, (tables, anonymous))
         return endpoint
 
     return mark
@@ -114,7 +116,7 @@ def depends_on(*keys: str) -> None:
 
 def attach(extra: bytes) -> None:
     """Keep ``extra`` (no newline) with the cacheable answer being built, for code that
-    builds on the cached answer (``AnonymousAnswer``). A no-op when nothing is cached."""
+    builds on the cached answer (``CachedAnswer``). A no-op when nothing is cached."""
     reading = _reading.get()
     if reading is not None:
         reading.extra = extra
@@ -133,19 +135,25 @@ def _recording(reading: _Reading) -> Iterator[_Reading]:
 class GetRoute:
     template: str
     pattern: re.Pattern[str]
-    keys: frozenset[str] | None  # None: the cache does not answer this route
+    keys: frozenset[str] | None  # None: not cacheable
+    anonymous: bool  # whether the middleware answers readers without credentials
 
 
-def _route_keys(route: Any) -> frozenset[str] | None:
-    reads: frozenset[str] | None = getattr(getattr(route, "endpoint", None), _READS, None)
-    return None if reads is None else frozenset(map(table_key, reads))
+def _route_keys(route: Any) -> tuple[frozenset[str] | None, bool]:
+    """The table keys of a cacheable route's answers, and whether anonymous readers get
+    them from the middleware."""
+    marked: Any = getattr(getattr(route, "endpoint", None), _READS, None)
+    if marked is None:
+        return None, False
+    tables, anonymous = marked
+    return frozenset(map(table_key, tables)), anonymous
 
 
 def _get_routes(app: Starlette) -> list[GetRoute]:
     """Every GET route of ``app`` in the order the router tries them, so the middleware
     matches a path as the router would (/api/articles/feed is not /api/articles/{slug})."""
     return [
-        GetRoute(template, compile_path(template)[0], _route_keys(route))
+        GetRoute(template, compile_path(template)[0], *_route_keys(route))
         for template, route in route_table(app)
         if "GET" in (getattr(route, "methods", None) or ())
     ]
@@ -408,7 +416,7 @@ class ReadCacheMiddleware:
         path = scope["path"]
         for pattern, route in self.routes:
             if pattern.match(path):
-                return route if route.keys is not None else None
+                return route if route.keys is not None and route.anonymous else None
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -435,12 +443,15 @@ class ReadCacheMiddleware:
             await cache.store(key, lookup.noted, reading.keys, body, reading.extra)
 
 
-class AnonymousAnswer:
-    """This request's answer as the read cache holds it for an anonymous reader, for a
-    route that builds a signed-in answer on it (``AnonymousAnswerDep``).
+class CachedAnswer:
+    """The part of this request's answer every reader shares, as the read cache holds it
+    (``CachedAnswerDep``): what an anonymous reader gets, on which a route builds the
+    signed-in answer (the page, then the viewer's own flags).
 
     ``get()`` looks it up; on a miss, build it inside ``reading()`` (where
-    ``depends_on`` and ``attach`` record), then ``keep()`` it for every reader.
+    ``depends_on`` and ``attach`` record), then ``keep()`` it for the next reader.
+    ``variant`` keys answers that differ for other reasons than the path and query
+    string (a reader's feed: ``"feed-of:3"``).
     """
 
     def __init__(
@@ -457,9 +468,12 @@ class AnonymousAnswer:
         self._reading = _Reading(set(keys))
         self._noted: bytes | None = None
 
-    async def get(self) -> Found | None:
+    async def get(self, variant: str = "") -> Found | None:
         if self._cache is None:
             return None
+        if variant:
+            # A space: never part of a request target, so never of another entry's key.
+            self._key = f"{self._key} {variant}"
         lookup = await self._cache.lookup(self._key)
         metrics_for(self._app).read_cache.labels(lookup.outcome).inc()
         self._noted = lookup.noted
@@ -483,15 +497,15 @@ class AnonymousAnswer:
             await self._cache.store(self._key, self._noted, reading.keys, body, reading.extra)
 
 
-async def anonymous_answer(request: Request) -> AnonymousAnswer:
+async def cached_answer(request: Request) -> CachedAnswer:
     cache: ReadCache = request.app.state.read_cache
-    keys = _route_keys(request.scope.get("route"))
+    keys, _ = _route_keys(request.scope.get("route"))
     if keys is None or not cache.enabled:
-        return AnonymousAnswer()
-    return AnonymousAnswer(cache, request.app, entry_key(request.scope), keys)
+        return CachedAnswer()
+    return CachedAnswer(cache, request.app, entry_key(request.scope), keys)
 
 
-AnonymousAnswerDep = Annotated[AnonymousAnswer, Depends(anonymous_answer)]
+CachedAnswerDep = Annotated[CachedAnswer, Depends(cached_answer)]
 
 
 class _Capture:

@@ -106,11 +106,11 @@ async def test_lookups_are_counted_in_the_metrics(
 async def test_routes_the_cache_does_not_answer_are_not_looked_up(
     cache_on: Settings, client: httpx.AsyncClient, alice: dict[str, Any]
 ) -> None:
-    """/api/articles/feed also fits /api/articles/{slug}; the router tries it first."""
+    """/api/articles/feed also fits /api/articles/{slug}; the router tries it first. (Its
+    readers' own pages are cached, for readers with a token only.)"""
     await create_article(client, alice["token"])
     for path in ("/api/articles/feed", "/api/profiles/alice", "/health"):
         await client.get(path)
-    await client.get("/api/articles/feed", headers=auth(alice["token"]))
     exposition = (await client.get("/metrics")).text
     assert "fastboard_read_cache_lookups_total{" not in exposition
 
@@ -421,18 +421,20 @@ async def test_writes_that_change_no_cached_answer_bump_nothing(
     alice: dict[str, Any],
     bob: dict[str, Any],
     redis: Redis,
+    cached_reads: CachedReads,
 ) -> None:
     await create_article(client, alice["token"])
-    await get_json(client, "/api/articles")
+    await cached_reads.warm("/api/articles")
     before = await redis.get(clock_key(cache_on))
     assert before is not None
 
-    await follow(client, bob["token"], "alice")  # anonymous answers follow nobody
     await register(client, "carol")  # a new user shows nowhere yet
     login = {"user": {"email": "bob@example.com", "password": "correct-horse"}}
     assert (await client.post("/api/users/login", json=login)).status_code == 200
-
     assert await redis.get(clock_key(cache_on)) == before
+
+    await follow(client, bob["token"], "alice")  # bob's feed only: anonymous readers follow nobody
+    assert await cached_reads.served("/api/articles") == {"/api/articles": True}
 
 
 @pytest.mark.own_app  # the write runs on a connection of its own, in the middle of a read

@@ -15,10 +15,11 @@ from fastboard.articles.schemas import (
     UpdateArticleRequest,
 )
 from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenUserId, TokenUserId
-from fastboard.cache import AnonymousAnswerDep, cacheable
+from fastboard.cache import CachedAnswerDep, cacheable
 from fastboard.db import SessionDep
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
+from fastboard.profiles.models import Follow
 from fastboard.responses import JSONBytes
 from fastboard.users.models import User
 
@@ -37,14 +38,15 @@ FilterName = Annotated[str | None, Query(max_length=64)]
     summary="Get recent articles from users you follow",
     responses=error_responses(401, 422),
 )
+@cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User, Follow, anonymous=False)
 async def feed(
-    session: SessionDep, viewer_id: RequiredTokenUserId, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep,
+    viewer_id: RequiredTokenUserId,
+    shared: CachedAnswerDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> Response:
-    filters = ArticleFilter(feed_of=viewer_id)
-    articles, total = await service.list_articles(
-        session, filters, viewer_id, limit=limit, offset=offset
-    )
-    return JSONBytes({"articles": articles, "articlesCount": total})
+    return JSONBytes(await service.feed(session, viewer_id, shared, limit=limit, offset=offset))
 
 
 @router.get(
@@ -59,7 +61,7 @@ async def feed(
 async def list_articles(
     session: SessionDep,
     viewer_id: TokenUserId,
-    anonymous: AnonymousAnswerDep,
+    shared: CachedAnswerDep,
     tag: FilterName = None,
     author: FilterName = None,
     favorited: FilterName = None,
@@ -69,7 +71,7 @@ async def list_articles(
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
     if viewer_id is not None:
         page = await service.list_for_viewer(
-            session, filters, viewer_id, anonymous, limit=limit, offset=offset
+            session, filters, viewer_id, shared, limit=limit, offset=offset
         )
         return JSONBytes(page)
     articles, total = await service.list_articles(

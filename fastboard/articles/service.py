@@ -15,11 +15,12 @@ from fastboard.articles import repository, slugs
 from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
 from fastboard.articles.repository import ArticleFilter, ArticleRow
 from fastboard.articles.schemas import NewArticle, UpdateArticle
-from fastboard.cache import AnonymousAnswer
+from fastboard.cache import CachedAnswer
 from fastboard.comments.cache_keys import comments_on
 from fastboard.db import changed, utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
+from fastboard.profiles.cache_keys import follows_of
 from fastboard.profiles.service import profile_json
 from fastboard.users import cache_keys as user_keys
 from fastboard.users.models import User
@@ -93,6 +94,8 @@ def _page_shows(rows: Sequence[ArticleRow], filters: ArticleFilter) -> None:
         cache.depends_on(user_keys.USERNAMES)
     if filters.favorited_by is not None:
         cache.depends_on(keys.FAVORITES)
+    if filters.feed_of is not None:
+        cache.depends_on(follows_of(filters.feed_of))
     cache.attach(orjson.dumps([(row.id, row.author.id) for row in rows]))
 
 
@@ -100,22 +103,24 @@ async def list_for_viewer(
     session: AsyncSession,
     filters: ArticleFilter,
     viewer_id: int,
-    anonymous: AnonymousAnswer,
+    shared: CachedAnswer,
     *,
     limit: int,
     offset: int,
+    variant: str = "",
 ) -> dict[str, Any]:
     """The page as anyone sees it, from the read cache when it holds it (else read and
-    kept there), with the viewer's own flags: one small query on a cached page."""
-    found = await anonymous.get()
+    kept there), with the viewer's own flags: one small query on a cached page.
+    ``variant``: for a page that differs by more than its URL (see ``feed``)."""
+    found = await shared.get(variant)
     if found is None or not found.extra:  # no ids kept with it: read the page anew
-        with anonymous.reading():
+        with shared.reading():
             articles, total = await list_articles(
                 session, filters, None, limit=limit, offset=offset
             )
         page: dict[str, Any] = {"articles": articles, "articlesCount": total}
-        await anonymous.keep(page)
-        shown = anonymous.attached
+        await shared.keep(page)
+        shown = shared.attached
     else:
         page = orjson.loads(found.body)
         shown = found.extra
@@ -128,6 +133,17 @@ async def list_for_viewer(
         article["favorited"] = article_id in flags.favorited
         article["author"]["following"] = author_id in flags.following
     return page
+
+
+async def feed(
+    session: AsyncSession, viewer_id: int, shared: CachedAnswer, *, limit: int, offset: int
+) -> dict[str, Any]:
+    """The viewer's feed: their own page (kept as such), then their flags on it."""
+    filters = ArticleFilter(feed_of=viewer_id)
+    variant = f"feed-of:{viewer_id}"
+    return await list_for_viewer(
+        session, filters, viewer_id, shared, limit=limit, offset=offset, variant=variant
+    )
 
 
 async def get(session: AsyncSession, slug: str, viewer: User | None) -> ArticleJSON:

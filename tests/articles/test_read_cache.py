@@ -15,12 +15,13 @@ from fastboard.security import create_token
 from fastboard.settings import Settings
 from tests.articles.conftest import favorite, follow
 from tests.articles.test_queries import TRANSACTION_CONTROL
-from tests.conftest import CachedReads, auth, create_article
+from tests.conftest import CachedReads, auth, create_article, register
 
 pytestmark = pytest.mark.anyio
 
 # One article per page, newest first: offset 0 shows "three", 1 "two", 2 "one".
 PAGE = "/api/articles?limit=1&offset={}"
+FEED = "/api/articles/feed"
 
 
 @pytest.fixture
@@ -294,3 +295,90 @@ async def test_a_cached_page_without_its_ids_is_read_anew_for_a_viewer(
 
     assert page["articlesCount"] == 3
     assert [a["favorited"] for a in page["articles"]] == [True, False, False]
+
+
+# The feed: each reader's own page, cached as such ------------------------------------------
+
+
+async def statements(
+    client: httpx.AsyncClient, count_queries: Any, path: str, token: str
+) -> tuple[dict[str, Any], int]:
+    with count_queries() as counter:
+        response = await client.get(path, headers=auth(token))
+    assert response.status_code == 200, response.text
+    queries = [sql for sql in counter.statements if not TRANSACTION_CONTROL.match(sql)]
+    page: dict[str, Any] = response.json()
+    return page, len(queries)
+
+
+async def test_a_feed_is_cached_for_its_reader_alone(
+    cached_reads: CachedReads,
+    client: httpx.AsyncClient,
+    board: dict[str, str],
+    bob: dict[str, Any],
+    count_queries: Any,
+) -> None:
+    carol = await register(client, "carol")
+    await follow(client, bob["token"], "alice")
+    await favorite(client, bob["token"], board["two"])
+
+    first, first_count = await statements(client, count_queries, FEED, bob["token"])
+    again, again_count = await statements(client, count_queries, FEED, bob["token"])
+    others, _ = await statements(client, count_queries, FEED, carol["token"])
+
+    assert (first_count, again_count) == (2, 1)  # the page and the flags; the flags alone
+    assert first == again
+    flags = [(a["slug"], a["favorited"], a["author"]["following"]) for a in again["articles"]]
+    assert flags == [
+        (board["three"], False, True),
+        (board["two"], True, True),
+        (board["one"], False, True),
+    ]
+    assert others == {"articles": [], "articlesCount": 0}
+    # Anonymous readers get no feed, cached or not.
+    assert (await client.get(FEED)).status_code == 401
+
+
+async def test_following_evicts_the_followers_feed_alone(
+    cached_reads: CachedReads,
+    client: httpx.AsyncClient,
+    board: dict[str, str],
+    bob: dict[str, Any],
+    count_queries: Any,
+) -> None:
+    carol = await register(client, "carol")
+    dave = await register(client, "dave")
+    await create_article(client, dave["token"], title="By Dave")
+    for reader in (bob, carol):
+        await follow(client, reader["token"], "alice")
+        await statements(client, count_queries, FEED, reader["token"])  # cached now
+
+    await follow(client, bob["token"], "dave")
+
+    page, count = await statements(client, count_queries, FEED, bob["token"])
+    assert count == 2
+    assert page["articles"][0]["title"] == "By Dave"
+    _, count = await statements(client, count_queries, FEED, carol["token"])
+    assert count == 1
+    response = await client.delete("/api/profiles/dave/follow", headers=auth(bob["token"]))
+    assert response.status_code == 200
+    page, _ = await statements(client, count_queries, FEED, bob["token"])
+    assert "By Dave" not in {article["title"] for article in page["articles"]}
+
+
+async def test_a_new_article_shows_in_the_cached_feeds_of_its_authors_followers(
+    cached_reads: CachedReads,
+    client: httpx.AsyncClient,
+    board: dict[str, str],
+    alice: dict[str, Any],
+    bob: dict[str, Any],
+    count_queries: Any,
+) -> None:
+    await follow(client, bob["token"], "alice")
+    await statements(client, count_queries, FEED, bob["token"])
+
+    await create_article(client, alice["token"], title="Fresh")
+
+    page, _ = await statements(client, count_queries, FEED, bob["token"])
+    assert page["articles"][0]["title"] == "Fresh"
+    assert page["articlesCount"] == 4
