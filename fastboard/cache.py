@@ -175,7 +175,7 @@ def install_read_cache(app: Starlette, settings: Settings, database: Database) -
     read = frozenset[str]().union(*(route.keys for route in routes if route.keys))
 
     async def invalidate(written: Written) -> None:
-        # Tables no cached answer reads (follows, …) need no bump.
+        # Tables no cached answer reads need no bump.
         defaults = {table_key(table) for table in written.undescribed} & read
         if written.keys or defaults:
             cache: ReadCache = app.state.read_cache
@@ -362,7 +362,7 @@ class ReadCache:
     ) -> bool:
         """Keep ``body`` under ``key`` as depending on ``keys``, unless one of them was
         bumped since ``noted`` was read from the clock. True when stored."""
-        if not self._available():
+        if not self._available() or b"\n" in extra:  # a newline ends ``extra`` in the entry
             return False
         versions = [self.version_key(name) for name in sorted(keys)]
         args: list[bytes | str | int] = [noted, self._ttl, self._key_ttl, extra + b"\n" + body]

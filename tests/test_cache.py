@@ -553,3 +553,14 @@ def test_the_cache_and_the_data_layer_know_no_domain() -> None:
         [sys.executable, "-c", DOMAIN_IMPORTS], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_attached_bytes_with_a_newline_are_not_stored(
+    cache_on: Settings, app: FastAPI
+) -> None:
+    """The entry's own separator: the body would be read from the wrong place."""
+    cache = cache_of(app)
+    lookup = await cache.lookup("/page")
+    assert lookup.noted is not None
+    assert not await cache.store("/page", lookup.noted, ["k"], b"{}", b"a\nb")
+    assert (await cache.lookup("/page")).found is None
