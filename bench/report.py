@@ -49,6 +49,14 @@ class Measurement:
     background: float = 0.0  # share of the CPUs busy with other work just before the run
     cache: str = ""  # "on" / "off" for fastboard, "" for the baselines
     phase: str = ""  # the login flood's three figures: ALONE, DURING, LOGINS
+    # Read cache lookups during the measured run, by result (hit, miss, unavailable).
+    cache_lookups: dict[str, float] | None = None
+
+    @property
+    def hit_ratio(self) -> float | None:
+        lookups = self.cache_lookups or {}
+        total = sum(lookups.values())
+        return lookups.get("hit", 0.0) / total if total else None
 
     @property
     def label(self) -> str:
@@ -289,6 +297,8 @@ def write_json(
                 "ok_rps": m.result.ok_rps,
                 "background_cpu": round(m.background, 3),
                 "ratio_to_fastapi_floor": None if ratio is None else round(ratio, 4),
+                "read_cache_lookups": m.cache_lookups,
+                "read_cache_hit_ratio": None if m.hit_ratio is None else round(m.hit_ratio, 4),
             }
         )
     document = {

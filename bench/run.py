@@ -37,6 +37,8 @@ from types import FrameType
 from typing import Any
 
 import httpx
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from bench import database, machine, report, targets, wrk
 from bench.manifest import ROWS_CHANGED, Manifest, plan_record
@@ -53,6 +55,7 @@ MANIFEST = VAR_DIR / "dataset.json"
 
 # The read cache as deployed (compose.yaml runs Redis); BENCH_REDIS_URL= measures without.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Followed by the database's name: two data sets never share cached answers.
 REDIS_PREFIX = "fastboard-bench"
 CACHE_MODES = ("off", "on")
 LOGIN_TIMEOUT_SECONDS = 30  # a login queued behind a flood is slow, not lost
@@ -139,7 +142,7 @@ def server_env(config: Config, secret_key: str, *, cache: bool = True) -> dict[s
     """The production settings every server runs with; logs kept out of the measurement.
     ``cache``: with the Redis read cache, when BENCH_REDIS_URL names one."""
     cache_settings = (
-        {"redis_url": config.redis_url, "redis_prefix": REDIS_PREFIX}
+        {"redis_url": config.redis_url, "redis_prefix": f"{REDIS_PREFIX}-{config.db_name}"}
         if cache and config.redis_url
         else {}
     )
@@ -340,15 +343,36 @@ def loaded(
     config: Config,
     workdir: Path,
     background: float | None = None,
-) -> tuple[wrk.Result, float]:
-    """A warm-up, then one measured wrk run; and how busy the CPUs were just before it
-    (unless measured already: ``background``)."""
+    metrics_dir: Path | None = None,
+) -> tuple[wrk.Result, float, dict[str, float] | None]:
+    """A warm-up, then one measured wrk run; how busy the CPUs were just before it
+    (unless measured already: ``background``); and the read cache's lookups during the
+    run, by result, from fastboard's ``metrics_dir``."""
     if config.warmup_seconds:
         wrk.run(url, scenario, replace(config.load, seconds=config.warmup_seconds), workdir)
     if background is None:
         # Our servers are idle now: whatever keeps the CPUs busy is someone else.
         background = machine.background_load(1.0)
-    return wrk.run(url, scenario, config.load, workdir), background
+    before = cache_lookups(metrics_dir) if metrics_dir else {}
+    result = wrk.run(url, scenario, config.load, workdir)
+    if metrics_dir is None:
+        return result, background, None
+    after = cache_lookups(metrics_dir)
+    lookups = {name: after[name] - before.get(name, 0.0) for name in after}
+    return result, background, {name: count for name, count in lookups.items() if count}
+
+
+def cache_lookups(metrics_dir: Path) -> dict[str, float]:
+    """fastboard's read cache lookups so far, by result, summed over its workers."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))  # type: ignore[no-untyped-call]
+    return {
+        sample.labels["result"]: sample.value
+        for family in registry.collect()
+        if family.name == "fastboard_read_cache_lookups"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
 
 
 def login_flood(
@@ -356,7 +380,7 @@ def login_flood(
 ) -> list[tuple[str, wrk.Result, float]]:
     """The anonymous list alone, then again while BENCH_LOGINS clients log in at once
     (a second wrk, started first and stopped last)."""
-    alone, quiet = loaded(url, scenario, config, workdir)
+    alone, quiet, _ = loaded(url, scenario, config, workdir)
     busy = machine.background_load(1.0)  # before the flood: other work, not the logins
     flood = wrk.Load(
         threads=1,
@@ -368,7 +392,7 @@ def login_flood(
     logins = wrk.Running(url, workload.logins(), flood, workdir)
     try:
         time.sleep(1)  # every login client has sent its first request
-        during, _ = loaded(url, scenario, config, workdir, background=busy)
+        during, _, _ = loaded(url, scenario, config, workdir, background=busy)
         login_result = logins.result()
     finally:
         logins.stop()
@@ -395,6 +419,7 @@ def measure_target(
     each of ``chosen`` in turn, stop it."""
     target_dir = workdir / (f"{spec.key}-cache-{cache}" if cache else spec.key)
     target_dir.mkdir()
+    metrics_dir: Path | None = None
     if spec.fastboard:
         # Production runs with multiprocess metrics; each target gets an empty directory.
         metrics_dir = target_dir / "prometheus"
@@ -410,18 +435,25 @@ def measure_target(
         kinds = set().union(*(kinds_of(scenario) for scenario in chosen))
         preflight(url, spec, workload, kinds, answers)
         for scenario in chosen:
+            lookups = None
             if scenario.name == "login_flood":
                 phases = login_flood(url, scenario, workload, config, target_dir)
             else:
-                result, background = loaded(url, scenario, config, target_dir)
+                result, background, lookups = loaded(
+                    url, scenario, config, target_dir, metrics_dir=metrics_dir
+                )
                 phases = [("", result, background)]
             for phase, result, background in phases:
-                out.append(report.Measurement(target, scenario, result, background, cache, phase))
+                measured = report.Measurement(
+                    target, scenario, result, background, cache, phase, lookups
+                )
+                out.append(measured)
                 name = f"{scenario.label} [{phase}]" if phase else scenario.label
+                hits = "" if measured.hit_ratio is None else f", {measured.hit_ratio:.1%} cached"
                 say(
                     f"  {label:<34} {name:<45} {result.ok_rps:>9.1f} 2xx/s  "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-                    f"errors {result.errors}  (CPUs {background:.0%} busy before)"
+                    f"errors {result.errors}  (CPUs {background:.0%} busy before{hits})"
                 )
             if spec.fastboard and scenario.name in WRITES:
                 restore_writes(url, workload)

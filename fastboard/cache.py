@@ -1,44 +1,59 @@
-"""Anonymous reads shared by every worker through Redis, invalidated by writes.
+"""Anonymous reads shared by every worker through Redis; a write evicts what it changed.
 
-Anonymous readers all see the same article lists, articles and tags, and most readers of
-a board are anonymous. A route says so where it is declared (``@cacheable(...)``, naming
-the models its answer reads). Each such response is kept in Redis as its JSON bytes
-together with the *generation* of the data it was read at. A committed write to a table
-these responses read bumps the generation (INCR) before the writer's response is sent, so:
+Most readers of a board are anonymous and see the same lists, articles and tags. A route
+says its answers may be cached where it is declared (``@cacheable(...)``, naming the
+models it reads); such an answer is kept in Redis with the *keys* it depends on, each at
+its version. A committed write bumps the version of the keys it changed, after the commit
+and before its own response goes out, and a cached answer is served only while every key
+it depends on still has the version it was stored with. The API, for domains:
 
-- a client never reads anything older than its own write;
-- a response rendered by a reader that raced a write carries the generation read before
-  its query, which the bump has made old: it is stored but never served;
-- a lookup is one round trip (MGET of the generation and the entry).
+- reading: ``depends_on("article:12", "user:3")`` while building a cacheable answer names
+  what it shows. ``@cacheable(Article, User)`` adds the safe default, ``table:<name>`` of
+  each model's table; ``attach(data)`` keeps a few bytes with the answer for code that
+  builds on it (``CachedAnswer``: a signed-in list is the cached page plus the
+  viewer's own flags);
+- writing: ``fastboard.db.changed(session, Article, keys=["article:12"])`` names what the
+  transaction's writes to those tables changed. A table written without it bumps
+  ``table:<name>``, which every answer read from that table depends on;
+- each domain names its keys in ``fastboard/<domain>/cache_keys.py``, for readers and
+  writers of any domain to agree on.
 
-Entries also expire after ``cache_ttl_seconds``, which bounds staleness should a bump be
-lost (Redis unreachable at that instant) or a change bypass the API (psql, a script), and
-keeps memory bounded. Redis trouble never
-fails a request: the cache steps aside for a few seconds and the database answers.
-
-The client is created on first use, in the worker's event loop (never before Gunicorn
-forks), like the database engine.
+Races: versions are values of one counter (the clock) that every bump increments. A
+reader notes the clock when it looks up, and stores its answer only if none of its keys
+was bumped since; a bump after the store changes a version the entry holds. So an answer
+read before a write is never served after it. A lookup, a store and a bump are each one
+Lua script, one round trip, atomic. A lost key (restart, eviction) is a miss, never a
+revived entry. Entries expire after ``cache_ttl_seconds`` (staleness should a bump be
+lost, or a change bypass the API). Redis trouble never fails a request: the cache steps
+aside for a few seconds and the database answers. One Redis server, not a Cluster (the
+scripts read keys named inside entries). The client is created on first use, in the
+worker's event loop (never before Gunicorn forks), like the database engine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
+from fastapi import Depends, Request
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastboard.db import Base, Database
+from fastboard.db import Base, Database, Written
 from fastboard.metrics import metrics_for
 from fastboard.middleware import ROUTE_TEMPLATE, route_table
+from fastboard.responses import json_bytes
 from fastboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,64 +65,231 @@ _READS = "__fastboard_cache_reads__"
 BACKOFF_SECONDS = 5.0
 # Redis sits next to the app: a reply slower than this means trouble, not load.
 SOCKET_TIMEOUT_SECONDS = 0.5
+# A key's version outlives every entry stored with it; once gone, such entries are misses.
+MIN_KEY_TTL_SECONDS = 86_400
 
 JSON = b"application/json"
 
 
-def cacheable(*reads: type[Base]) -> Callable[[Endpoint], Endpoint]:
+def table_key(table: str) -> str:
+    """The key every answer read from ``table`` depends on, and that a write to it bumps
+    unless the writer names finer keys."""
+    return f"table:{table}"
+
+
+def cacheable(*reads: type[Base], anonymous: bool = True) -> Callable[[Endpoint], Endpoint]:
     """Let the read cache answer this GET route to readers without credentials.
 
-    ``reads`` names every model the answer is read from: a committed write to any of
-    their tables makes cached answers old, a write to any other table leaves them be.
-    What the route answers must depend on its path and query string only, once the
-    ``Authorization`` header is absent.
+    ``reads`` names every model the answer is read from: a committed write to their
+    tables that names no finer keys makes cached answers old. What the route answers must
+    depend on its path and query string only, once the ``Authorization`` header is absent.
+    ``anonymous=False``: no answer without credentials; the route keeps answers of its
+    own through ``CachedAnswerDep`` (a reader's feed).
     """
     tables = frozenset(model.__tablename__ for model in reads)
 
     def mark(endpoint: Endpoint) -> Endpoint:
-        setattr(endpoint, _READS, tables)
+        setattr(endpoint, _READS, (tables, anonymous))
         return endpoint
 
     return mark
+
+
+@dataclass(slots=True)
+class _Reading:
+    """What the answer being built depends on, and the bytes attached to it."""
+
+    keys: set[str]
+    extra: bytes = b""
+
+
+_reading: ContextVar[_Reading | None] = ContextVar("fastboard_cache_reading", default=None)
+
+
+def depends_on(*keys: str) -> None:
+    """The cacheable answer being built shows what ``keys`` name: a write that bumps one
+    of them evicts it. A no-op when no answer is being cached."""
+    reading = _reading.get()
+    if reading is not None:
+        reading.keys.update(keys)
+
+
+def attach(extra: bytes) -> None:
+    """Keep ``extra`` (no newline) with the cacheable answer being built, for code that
+    builds on the cached answer (``CachedAnswer``). A no-op when nothing is cached."""
+    reading = _reading.get()
+    if reading is not None:
+        reading.extra = extra
+
+
+@contextlib.contextmanager
+def _recording(reading: _Reading) -> Iterator[_Reading]:
+    token = _reading.set(reading)
+    try:
+        yield reading
+    finally:
+        _reading.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
 class GetRoute:
     template: str
     pattern: re.Pattern[str]
-    reads: frozenset[str] | None  # None: the cache does not answer this route
+    keys: frozenset[str] | None  # None: not cacheable
+    anonymous: bool  # whether the middleware answers readers without credentials
+
+
+def _route_keys(route: Any) -> tuple[frozenset[str] | None, bool]:
+    """The table keys of a cacheable route's answers, and whether anonymous readers get
+    them from the middleware."""
+    marked: Any = getattr(getattr(route, "endpoint", None), _READS, None)
+    if marked is None:
+        return None, False
+    tables, anonymous = marked
+    return frozenset(map(table_key, tables)), anonymous
 
 
 def _get_routes(app: Starlette) -> list[GetRoute]:
     """Every GET route of ``app`` in the order the router tries them, so the middleware
     matches a path as the router would (/api/articles/feed is not /api/articles/{slug})."""
     return [
-        GetRoute(template, compile_path(template)[0], _reads(route))
+        GetRoute(template, compile_path(template)[0], *_route_keys(route))
         for template, route in route_table(app)
         if "GET" in (getattr(route, "methods", None) or ())
     ]
 
 
-def _reads(route: Any) -> frozenset[str] | None:
-    reads: frozenset[str] | None = getattr(getattr(route, "endpoint", None), _READS, None)
-    return reads
+def entry_key(scope: Scope) -> str:
+    """The raw path and query string: decoded, /a%3Fb?c and /a?b?c would be one key, and
+    with a repeated parameter the order decides which value counts."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    return f"{raw_path.decode('latin-1')}?{scope['query_string'].decode('latin-1')}"
 
 
 def install_read_cache(app: Starlette, settings: Settings, database: Database) -> None:
-    """Serve ``app``'s cacheable routes from the cache and let committed writes to the
-    tables they read invalidate it. Call it once the routes are in place, before adding
-    any other middleware (the cache sits innermost)."""
+    """Serve ``app``'s cacheable routes from the cache and let committed writes evict
+    what they changed. Call it once the routes are in place, before adding any other
+    middleware (the cache sits innermost)."""
     app.state.read_cache = ReadCache(settings)
     routes = _get_routes(app)
-    reads = frozenset[str]().union(*(route.reads for route in routes if route.reads))
+    read = frozenset[str]().union(*(route.keys for route in routes if route.keys))
 
-    async def invalidate(written: frozenset[str]) -> None:
-        if not written.isdisjoint(reads):
+    async def invalidate(written: Written) -> None:
+        # Tables no cached answer reads need no bump.
+        defaults = {table_key(table) for table in written.undescribed} & read
+        if written.keys or defaults:
             cache: ReadCache = app.state.read_cache
-            await cache.invalidate()
+            await cache.invalidate(written.keys | defaults)
 
     database.after_commit(invalidate)
     app.add_middleware(ReadCacheMiddleware, routes=routes)
+
+
+# Every script first reads the clock. A missing clock (Redis restarted or evicted it) or
+# one not written by us starts again at the time in microseconds: above every value the
+# old clock reached (it started the same way and never gained a million a second).
+_CLOCK = """
+local function clock(key)
+  local now = redis.call('GET', key)
+  if now and string.match(now, '^%d+$') and #now < 18 then return now end
+  local time = redis.call('TIME')
+  now = time[1] .. string.format('%06d', tonumber(time[2]))
+  redis.call('SET', key, now)
+  return now
+end
+"""
+
+# KEYS: entry, clock. An entry is "<version key> <version> …\\n<extra>\\n<body>".
+# Returns {1, "<extra>\\n<body>"} while every version is still the stored one, else
+# {0, clock}: the clock to note before reading the database.
+_LOOKUP = (
+    _CLOCK
+    + """
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  local cut = string.find(entry, '\\n', 1, true)
+  if cut then
+    local keys, versions = {}, {}
+    for key, version in string.gmatch(string.sub(entry, 1, cut - 1), '(%S+) (%S+)') do
+      keys[#keys + 1] = key
+      versions[#versions + 1] = version
+    end
+    if #keys > 0 then
+      local current = redis.call('MGET', unpack(keys))
+      local valid = true
+      for i = 1, #keys do
+        if current[i] ~= versions[i] then
+          valid = false
+          break
+        end
+      end
+      if valid then return {1, string.sub(entry, cut + 1)} end
+    end
+  end
+end
+return {0, clock(KEYS[2])}
+"""
+)
+
+# KEYS: entry, clock. ARGV: the clock noted at lookup, entry TTL, version TTL,
+# "<extra>\\n<body>", then the version keys. Stores nothing (returns 0) when a key was
+# bumped since the clock was noted: the answer may predate that write. A key without a
+# version gets the clock's value, which no earlier version of it can equal.
+_STORE = (
+    _CLOCK
+    + """
+local noted = tonumber(ARGV[1])
+local deps = {}
+for i = 5, #ARGV do
+  local version = redis.call('GET', ARGV[i])
+  if not version then
+    version = clock(KEYS[2])
+    redis.call('SET', ARGV[i], version, 'EX', ARGV[3])
+  end
+  local number = tonumber(version)
+  if not number or number > noted then return 0 end
+  deps[#deps + 1] = ARGV[i] .. ' ' .. version
+end
+redis.call('SET', KEYS[1], table.concat(deps, ' ') .. '\\n' .. ARGV[4], 'EX', ARGV[2])
+return 1
+"""
+)
+
+# KEYS: clock. ARGV: version TTL, then the version keys to bump. Returns the new clock.
+_BUMP = (
+    _CLOCK
+    + """
+clock(KEYS[1])
+local now = string.format('%d', redis.call('INCR', KEYS[1]))
+for i = 2, #ARGV do
+  redis.call('SET', ARGV[i], now, 'EX', ARGV[1])
+end
+return now
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A cached answer: its body and the bytes attached to it."""
+
+    body: bytes
+    extra: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    found: Found | None
+    # The clock before the database is read, to store the answer with; None when the
+    # cache is unavailable (then nothing may be stored either).
+    noted: bytes | None
+
+    @property
+    def outcome(self) -> str:
+        return "hit" if self.found else "miss" if self.noted is not None else "unavailable"
+
+
+_UNAVAILABLE = Lookup(None, None)
 
 
 class ReadCache:
@@ -117,9 +299,12 @@ class ReadCache:
         self.enabled = bool(settings.redis_url) and settings.cache_ttl_seconds > 0
         self._url = settings.redis_url
         self._ttl = settings.cache_ttl_seconds
+        self._key_ttl = max(MIN_KEY_TTL_SECONDS, 2 * settings.cache_ttl_seconds)
         self._prefix = f"{settings.redis_prefix}:read:"
-        self._generation_key = f"{settings.redis_prefix}:read-generation"
+        self._version_prefix = f"{settings.redis_prefix}:read-key:"
+        self._clock = f"{settings.redis_prefix}:read-clock"
         self._client: Redis | None = None
+        self._scripts: tuple[AsyncScript, AsyncScript, AsyncScript] | None = None
         self._down_until = 0.0
 
     @property
@@ -133,6 +318,22 @@ class ReadCache:
             )
         return self._client
 
+    @property
+    def scripts(self) -> tuple[AsyncScript, AsyncScript, AsyncScript]:
+        """lookup, store, bump: sent by hash (EVALSHA), by source once Redis lacks them."""
+        if self._scripts is None:
+            client = self.client
+            self._scripts = (
+                client.register_script(_LOOKUP),
+                client.register_script(_STORE),
+                client.register_script(_BUMP),
+            )
+        return self._scripts
+
+    def version_key(self, key: str) -> str:
+        # Quoted: an entry lists its keys separated by spaces.
+        return self._version_prefix + quote(key, safe=":/-_.~")
+
     def _available(self) -> bool:
         return self.enabled and time.monotonic() >= self._down_until
 
@@ -142,59 +343,46 @@ class ReadCache:
             "read cache %s failed, bypassing it for %.0fs: %r", action, BACKOFF_SECONDS, error
         )
 
-    async def lookup(self, key: str) -> tuple[bytes | None, int | None]:
-        """The body stored under ``key`` if it is current, and the current generation
-        (None when the cache is unavailable: then nothing may be stored either)."""
+    async def lookup(self, key: str) -> Lookup:
+        """The answer stored under ``key`` if it is current, and the clock to note."""
         if not self._available():
-            return None, None
+            return _UNAVAILABLE
         try:
-            generation, entry = await self.client.mget(self._generation_key, self._prefix + key)
+            hit, value = await self.scripts[0](keys=[self._prefix + key, self._clock])
         except (RedisError, OSError) as error:
             self._failed("lookup", error)
-            return None, None
-        if generation is None:
-            return None, await self._start_generation()
-        try:
-            current = int(generation)
-        except ValueError:  # not ours (a shared Redis?): serve and store nothing
-            return None, None
-        if isinstance(entry, bytes):
-            stored, _, body = entry.partition(b":")
-            # Compared as bytes: an entry written by anything else is a miss, not an error.
-            if stored == b"%d" % current:
-                return body, current
-        return None, current
+            return _UNAVAILABLE
+        if not hit:
+            return Lookup(None, value)
+        extra, _, body = value.partition(b"\n")
+        return Lookup(Found(body, extra), None)
 
-    async def _start_generation(self) -> int | None:
-        """First use, or Redis lost the key (restart, eviction): start from a random
-        number, so entries left from before can never look current. None when another
-        worker got there first (its number is unknown here)."""
-        generation = secrets.randbits(62)
+    async def store(
+        self, key: str, noted: bytes, keys: Iterable[str], body: bytes, extra: bytes = b""
+    ) -> bool:
+        """Keep ``body`` under ``key`` as depending on ``keys``, unless one of them was
+        bumped since ``noted`` was read from the clock. True when stored."""
+        if not self._available() or b"\n" in extra:  # a newline ends ``extra`` in the entry
+            return False
+        versions = [self.version_key(name) for name in sorted(keys)]
+        args: list[bytes | str | int] = [noted, self._ttl, self._key_ttl, extra + b"\n" + body]
+        args += versions
         try:
-            started = await self.client.set(self._generation_key, generation, nx=True)
-        except (RedisError, OSError) as error:
-            self._failed("lookup", error)
-            return None
-        return generation if started else None
-
-    async def store(self, key: str, generation: int, body: bytes) -> None:
-        if not self._available():
-            return
-        try:
-            await self.client.set(self._prefix + key, b"%d:%b" % (generation, body), ex=self._ttl)
+            stored = await self.scripts[1](keys=[self._prefix + key, self._clock], args=args)
         except (RedisError, OSError) as error:
             self._failed("store", error)
+            return False
+        return bool(stored)
 
-    async def invalidate(self) -> None:
-        """Make every stored answer old: the data they were read from has changed."""
+    async def invalidate(self, keys: Iterable[str]) -> None:
+        """Make every stored answer that depends on one of ``keys`` old."""
         if not self.enabled:
             return
+        args: list[str | int] = [self._key_ttl]
+        args += (self.version_key(name) for name in sorted(keys))
         try:
-            # Even in backoff: a lost bump leaves stale pages until they expire.
-            if await self.client.incr(self._generation_key) == 1:
-                # The key was gone (restart, eviction) and INCR restarted the count at
-                # 1, a number an earlier count may have used: start afresh at random.
-                await self.client.set(self._generation_key, secrets.randbits(62))
+            # Even in backoff: a lost bump leaves stale answers until they expire.
+            await self.scripts[2](keys=[self._clock], args=args)
         except (RedisError, OSError) as error:
             self._failed("invalidation", error)
 
@@ -202,6 +390,7 @@ class ReadCache:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+            self._scripts = None
 
 
 class ReadCacheMiddleware:
@@ -210,52 +399,113 @@ class ReadCacheMiddleware:
 
     It sits innermost among the middleware, so request ids, logs, metrics and CORS
     apply to cached answers as to any other; a hit costs no routing, no dependency
-    solving and no database session. What a route answers must depend on its path,
-    its query string and the viewer only: requests carrying an Authorization header
-    always go to the app, since ``favorited`` and ``following`` are the viewer's own.
+    solving and no database session. Requests carrying an Authorization header always
+    go to the app: ``favorited`` and ``following`` are the viewer's own.
     """
 
     def __init__(self, app: ASGIApp, routes: Sequence[GetRoute]) -> None:
         """``routes``: as ``_get_routes`` lists them."""
         self.app = app
-        self.routes = [(route.pattern, route.template, route.reads is not None) for route in routes]
+        self.routes = [(route.pattern, route) for route in routes]
 
-    def _route(self, scope: Scope) -> str | None:
+    def _route(self, scope: Scope) -> GetRoute | None:
         if scope["type"] != "http" or scope["method"] != "GET":
             return None
         if any(name == b"authorization" for name, _ in scope["headers"]):
             return None
         path = scope["path"]
-        for pattern, template, cached in self.routes:
+        for pattern, route in self.routes:
             if pattern.match(path):
-                return template if cached else None
+                return route if route.keys is not None and route.anonymous else None
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route(scope)
         cache: ReadCache = scope["app"].state.read_cache
-        if route is None or not cache.enabled:
+        if route is None or route.keys is None or not cache.enabled:
             await self.app(scope, receive, send)
             return
-        # The raw query string, not a normalised one: with a repeated parameter the
-        # order decides which value counts.
-        # The raw path: decoded, /a%3Fb?c and /a?b?c would be one key.
-        raw_path = scope.get("raw_path") or scope["path"].encode()
-        key = f"{raw_path.decode('latin-1')}?{scope['query_string'].decode('latin-1')}"
-        body, generation = await cache.lookup(key)
-        outcome = "hit" if body is not None else "miss" if generation is not None else "unavailable"
-        metrics_for(scope["app"]).read_cache.labels(outcome).inc()
-        if body is not None:
-            scope[ROUTE_TEMPLATE] = route
-            await _send_json(send, body)
+        key = entry_key(scope)
+        lookup = await cache.lookup(key)
+        metrics_for(scope["app"]).read_cache.labels(lookup.outcome).inc()
+        if lookup.found is not None:
+            scope[ROUTE_TEMPLATE] = route.template
+            await _send_json(send, lookup.found.body)
             return
-        if generation is None:
+        if lookup.noted is None:
             await self.app(scope, receive, send)
             return
         answer = _Capture(send)
-        await self.app(scope, receive, answer.send)
+        with _recording(_Reading(set(route.keys))) as reading:
+            await self.app(scope, receive, answer.send)
         if answer.cacheable:
-            await cache.store(key, generation, b"".join(answer.chunks))
+            body = b"".join(answer.chunks)
+            await cache.store(key, lookup.noted, reading.keys, body, reading.extra)
+
+
+class CachedAnswer:
+    """The part of this request's answer every reader shares, as the read cache holds it
+    (``CachedAnswerDep``): what an anonymous reader gets, on which a route builds the
+    signed-in answer (the page, then the viewer's own flags).
+
+    ``get()`` looks it up; on a miss, build it inside ``reading()`` (where
+    ``depends_on`` and ``attach`` record), then ``keep()`` it for the next reader.
+    ``variant`` keys answers that differ for other reasons than the path and query
+    string (a reader's feed: ``"feed-of:3"``).
+    """
+
+    def __init__(
+        self,
+        cache: ReadCache | None = None,
+        app: Any = None,
+        key: str = "",
+        keys: Iterable[str] = (),
+    ) -> None:
+        """``cache`` None: the route is not cacheable or there is no cache."""
+        self._cache = cache
+        self._app = app
+        self._key = key
+        self._reading = _Reading(set(keys))
+        self._noted: bytes | None = None
+
+    async def get(self, variant: str = "") -> Found | None:
+        if self._cache is None:
+            return None
+        if variant:
+            # A space: never part of a request target, so never of another entry's key.
+            self._key = f"{self._key} {variant}"
+        lookup = await self._cache.lookup(self._key)
+        metrics_for(self._app).read_cache.labels(lookup.outcome).inc()
+        self._noted = lookup.noted
+        return lookup.found
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        with _recording(self._reading):
+            yield
+
+    @property
+    def attached(self) -> bytes:
+        """What the answer built in ``reading()`` attached."""
+        return self._reading.extra
+
+    async def keep(self, content: Any) -> None:
+        """Store ``content`` (rendered as JSON) with what ``reading()`` recorded."""
+        if self._cache is not None and self._noted is not None:
+            reading = self._reading
+            body = json_bytes(content)
+            await self._cache.store(self._key, self._noted, reading.keys, body, reading.extra)
+
+
+async def cached_answer(request: Request) -> CachedAnswer:
+    cache: ReadCache = request.app.state.read_cache
+    keys, _ = _route_keys(request.scope.get("route"))
+    if keys is None or not cache.enabled:
+        return CachedAnswer()
+    return CachedAnswer(cache, request.app, entry_key(request.scope), keys)
+
+
+CachedAnswerDep = Annotated[CachedAnswer, Depends(cached_answer)]
 
 
 class _Capture:

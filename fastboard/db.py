@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -160,8 +161,24 @@ def _ensure_sqlite_dir(url: str) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)
 
 
-# Called with the names of the tables a request's transaction wrote, once it committed.
-AfterCommit = Callable[[frozenset[str]], Awaitable[None]]
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a committed transaction wrote, as the after-commit hooks learn it."""
+
+    tables: frozenset[str]  # every table it wrote
+    # What its writes changed, in finer keys than tables, as the code that wrote them
+    # named it (``changed``), and the tables those keys describe.
+    keys: frozenset[str] = frozenset()
+    described: frozenset[str] = frozenset()
+
+    @property
+    def undescribed(self) -> frozenset[str]:
+        """Tables written with no finer keys named: whatever was read from them may differ."""
+        return self.tables - self.described
+
+
+# Called once a request's transaction that wrote has committed.
+AfterCommit = Callable[[Written], Awaitable[None]]
 
 
 class Database:
@@ -176,10 +193,10 @@ class Database:
 
     def after_commit(self, hook: AfterCommit) -> None:
         """Have ``hook`` called after every request transaction that wrote and committed,
-        with the tables it wrote, before that request's response is sent."""
+        with what it wrote, before that request's response is sent."""
         self._after_commit.append(hook)
 
-    async def committed(self, written: frozenset[str]) -> None:
+    async def committed(self, written: Written) -> None:
         """Run the after-commit hooks for a transaction that wrote ``written``."""
         for hook in self._after_commit:
             try:
@@ -270,6 +287,33 @@ def written_tables(session: AsyncSession) -> frozenset[str]:
     return frozenset(session.info.get(_WRITTEN, ()))
 
 
+_KEYS = "fastboard_changed_keys"
+_DESCRIBED = "fastboard_described_tables"
+
+
+def changed(session: AsyncSession, *tables: type[Base], keys: Iterable[str] = ()) -> None:
+    """Name what this transaction's writes to ``tables`` changed: ``keys`` (possibly
+    none), for the after-commit hooks, in place of "anything read from these tables".
+
+    The names are the domains' own (``article:12``); the read cache invalidates only
+    them. Name every change your writes to ``tables`` make in this transaction: a table
+    written without a call keeps the safe default, its whole table.
+    """
+    info = session.info
+    info.setdefault(_DESCRIBED, set()).update(model.__tablename__ for model in tables)
+    info.setdefault(_KEYS, set()).update(keys)
+
+
+def written(session: AsyncSession) -> Written:
+    """What this session has written so far, with the keys its writers named."""
+    info = session.info
+    return Written(
+        written_tables(session),
+        frozenset(info.get(_KEYS, ())),
+        frozenset(info.get(_DESCRIBED, ())),
+    )
+
+
 async def release_connection(session: AsyncSession) -> None:
     """Give a session's connection back to the pool (on SQLite: its write lock too) before
     slow work such as password hashing; its next statement begins a new transaction.
@@ -300,10 +344,10 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.rollback()
             raise
         await session.commit()
-        written = written_tables(session)
-        if written:
+        changes = written(session)
+        if changes.tables or changes.keys:
             # Before the response goes out: the writer never reads its own write stale.
-            await database.committed(written)
+            await database.committed(changes)
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit

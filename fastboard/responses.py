@@ -13,8 +13,13 @@ import orjson
 from starlette.responses import Response
 
 
+def json_bytes(content: Any) -> bytes:
+    """The JSON of ``content`` as every answer writes it."""
+    return orjson.dumps(content)
+
+
 class JSONBytes(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return json_bytes(content)

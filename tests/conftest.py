@@ -433,3 +433,42 @@ async def create_article(client: httpx.AsyncClient, token: str, **fields: Any) -
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()["article"]
     return created
+
+
+class CachedReads:
+    """Anonymous GETs, and whether the read cache answered them (no SQL statement ran)."""
+
+    def __init__(self, client: httpx.AsyncClient, count_queries: Any) -> None:
+        self._client = client
+        self._count_queries = count_queries
+
+    async def get(self, path: str) -> tuple[httpx.Response, bool]:
+        """The answer to an anonymous GET of ``path``, and whether it came from the cache
+        (a miss stores the answer anew)."""
+        with self._count_queries() as counter:
+            response = await self._client.get(path)
+        return response, counter.count == 0
+
+    async def warm(self, *paths: str) -> None:
+        """Read every path until the cache holds it."""
+        for path in paths:
+            response, _ = await self.get(path)
+            assert response.status_code == 200, (path, response.text)
+        assert await self.served(*paths) == dict.fromkeys(paths, True)
+
+    async def served(self, *paths: str) -> dict[str, bool]:
+        """For every path, whether the cache answered it (each path is read once)."""
+        found: dict[str, bool] = {}
+        for path in paths:
+            response, cached = await self.get(path)
+            assert response.status_code in (200, 404), (path, response.text)
+            found[path] = cached
+        return found
+
+
+@pytest.fixture
+def cached_reads(
+    redis_url: str | None, client: httpx.AsyncClient, count_queries: Any
+) -> CachedReads:
+    require_redis(redis_url)
+    return CachedReads(client, count_queries)

@@ -8,12 +8,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select, text
+from sqlalchemy import delete, event, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from fastboard.articles.models import Tag
-from fastboard.db import SessionDep
+from fastboard.db import SessionDep, Written, changed
 from fastboard.errors import Invalid
+from fastboard.profiles.models import Follow
 from tests.conftest import auth, create_article, register
 
 pytestmark = pytest.mark.anyio
@@ -62,7 +63,7 @@ async def test_a_connection_the_server_closed_is_replaced_not_handed_out(
 
 
 def _hook_calls(app: FastAPI, events: list[object]) -> None:
-    async def record(written: frozenset[str]) -> None:
+    async def record(written: Written) -> None:
         events.append(written)
 
     app.state.database.after_commit(record)
@@ -98,12 +99,68 @@ async def test_a_committed_write_reports_its_tables_before_the_response_starts(
         )
 
     assert response.status_code == 200
+    article_tables = frozenset({"articles", "article_counts", "tags", "article_tags"})
     assert events == [
-        frozenset({"articles", "article_counts", "tags", "article_tags", "boards"}),
+        # The services named what the new article changes: the lists, the tags and the
+        # count of its board.
+        Written(
+            article_tables | {"boards"},
+            frozenset({"articles", "tags", "board-counts"}),
+            article_tables | {"boards"},
+        ),
         "response",
-        frozenset({"comments"}),
+        Written(
+            frozenset({"comments"}),
+            frozenset({f"comments:{article['slug']}"}),
+            frozenset({"comments"}),
+        ),
         "response",
     ]
+
+
+@pytest.mark.own_app  # its after-commit hooks and routes would outlive it in a shared app
+async def test_a_table_written_without_named_changes_is_reported_whole(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    events: list[Written] = []
+
+    async def record(written: Written) -> None:
+        events.append(written)
+
+    app.state.database.after_commit(record)
+
+    @app.post("/test-two-tables")
+    async def two_tables(session: SessionDep) -> None:
+        session.add(Tag(name="described"))
+        await session.flush()
+        changed(session, Tag, keys=["tags"])
+        await session.execute(text("SELECT 1"))  # a read is no write
+        await session.execute(delete(Follow))
+
+    assert (await client.post("/test-two-tables")).status_code == 200
+
+    [written] = events
+    assert written.tables == {"tags", "follows"}
+    assert written.keys == {"tags"}
+    assert written.undescribed == {"follows"}
+
+
+@pytest.mark.own_app  # its after-commit hooks and routes would outlive it in a shared app
+async def test_named_changes_alone_are_reported(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """A write by a path the session does not see (raw SQL) can still name its keys."""
+    events: list[Written] = []
+
+    async def record(written: Written) -> None:
+        events.append(written)
+
+    app.state.database.after_commit(record)
+
+    @app.post("/test-named-only")
+    async def named_only(session: SessionDep) -> None:
+        changed(session, keys=["article:1"])
+
+    assert (await client.post("/test-named-only")).status_code == 200
+    assert events == [Written(frozenset(), frozenset({"article:1"}))]
 
 
 @pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
@@ -133,7 +190,7 @@ async def test_reads_and_failed_writes_report_nothing(
 async def test_a_failing_hook_neither_fails_the_write_nor_skips_the_others(
     app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken(written: frozenset[str]) -> None:
+    async def broken(written: Written) -> None:
         raise RuntimeError("hook broke")
 
     events: list[object] = []
@@ -143,5 +200,5 @@ async def test_a_failing_hook_neither_fails_the_write_nor_skips_the_others(
     user = await register(client)
 
     assert user["username"]
-    assert events == [frozenset({"users"})]
+    assert events == [Written(frozenset({"users"}), described=frozenset({"users"}))]
     assert "hook broke" in caplog.text

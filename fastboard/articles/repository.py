@@ -289,11 +289,19 @@ async def viewer_flags(
     """Which of these articles the viewer favorited and which of their authors they
     follow: one statement over three primary keys. None when the viewer's account does
     not exist (any more) or has moved past ``token_version``."""
+    shown = [(row.id, row.author.id) for row in rows]
+    return await viewer_flags_on(session, viewer_id, token_version, shown)
+
+
+async def viewer_flags_on(
+    session: AsyncSession, viewer_id: int, token_version: int, shown: Sequence[tuple[int, int]]
+) -> ViewerFlags | None:
+    """``viewer_flags`` for a page known by its (article id, author id) pairs."""
     params = {
         "viewer_id": viewer_id,
         "token_version": token_version,
-        "article_ids": [row.id for row in rows],
-        "author_ids": list({row.author.id for row in rows}),
+        "article_ids": [article_id for article_id, _ in shown],
+        "author_ids": list({author_id for _, author_id in shown}),
     }
     found = await _read(session, _flags_statement(), params)
     if not any(kind == 0 for _, kind in found):
@@ -450,20 +458,24 @@ def _unfavorite_statement() -> Any:
     )
 
 
-async def favorite(session: AsyncSession, user_id: int, slug: str, now: datetime) -> None:
-    """Favorite the article at ``slug`` unless already done (or there is no such article)."""
+async def favorite(session: AsyncSession, user_id: int, slug: str, now: datetime) -> int | None:
+    """Favorite the article at ``slug`` unless already done (or there is no such article);
+    the article's id when a favorite was added."""
     dialect = session.get_bind().dialect.name
     params = {"user_id": user_id, "slug": slug, "now": now}
-    article_id = (await session.execute(_favorite_statement(dialect), params)).scalar()
+    article_id: int | None = (await session.execute(_favorite_statement(dialect), params)).scalar()
     if article_id is not None:
         await _bump_favorites(session, article_id, +1)
+    return article_id
 
 
-async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> None:
+async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> int | None:
+    """The article's id when a favorite was removed."""
     params = {"user_id": user_id, "slug": slug}
-    article_id = (await session.execute(_unfavorite_statement(), params)).scalar()
+    article_id: int | None = (await session.execute(_unfavorite_statement(), params)).scalar()
     if article_id is not None:
         await _bump_favorites(session, article_id, -1)
+    return article_id
 
 
 _BUMP_FAVORITES = (

@@ -15,12 +15,12 @@ from fastboard.articles.schemas import (
     UpdateArticleRequest,
 )
 from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenClaims, TokenClaims
-from fastboard.boards.models import Board
-from fastboard.cache import cacheable
+from fastboard.cache import CachedAnswerDep, cacheable
 from fastboard.db import SessionDep
 from fastboard.fields import Reason
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
+from fastboard.profiles.models import Follow
 from fastboard.responses import JSONBytes
 from fastboard.users.models import User
 
@@ -42,14 +42,15 @@ ReasonQuery = Annotated[
     summary="Get recent articles from users you follow",
     responses=error_responses(401, 422),
 )
+@cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User, Follow, anonymous=False)
 async def feed(
-    session: SessionDep, token: RequiredTokenClaims, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep,
+    token: RequiredTokenClaims,
+    shared: CachedAnswerDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> Response:
-    filters = ArticleFilter(feed_of=token.user_id)
-    articles, total = await service.list_articles(
-        session, filters, token, limit=limit, offset=offset
-    )
-    return JSONBytes({"articles": articles, "articlesCount": total})
+    return JSONBytes(await service.feed(session, token, shared, limit=limit, offset=offset))
 
 
 @router.get(
@@ -60,10 +61,11 @@ async def feed(
     summary="Get recent articles globally",
     responses=error_responses(401, 422),
 )
-@cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User, Board)
+@cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
 async def list_articles(
     session: SessionDep,
     token: TokenClaims,
+    shared: CachedAnswerDep,
     tag: FilterName = None,
     author: FilterName = None,
     favorited: FilterName = None,
@@ -72,6 +74,11 @@ async def list_articles(
     board: FilterName = None,
 ) -> Response:
     filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited, board=board)
+    if token is not None:
+        page = await service.list_for_viewer(
+            session, filters, token, shared, limit=limit, offset=offset
+        )
+        return JSONBytes(page)
     articles, total = await service.list_articles(
         session, filters, token, limit=limit, offset=offset
     )
@@ -103,7 +110,7 @@ async def create_article(
     summary="Get an article",
     responses=error_responses(404, 422),
 )
-@cacheable(Article, ArticleTag, Tag, User, Board)
+@cacheable(Article, ArticleTag, Tag, User)
 async def get_article(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
     return JSONBytes({"article": await service.get(session, slug, viewer)})
 

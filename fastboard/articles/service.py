@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastboard import cache
+from fastboard.articles import cache_keys as keys
 from fastboard.articles import repository, slugs
-from fastboard.articles.models import Article
+from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
 from fastboard.articles.repository import ArticleFilter, ArticleRow
 from fastboard.articles.schemas import NewArticle, UpdateArticle
+from fastboard.boards import cache_keys as board_keys
 from fastboard.boards import service as boards
-from fastboard.db import utcnow
+from fastboard.cache import CachedAnswer
+from fastboard.comments.cache_keys import comments_on
+from fastboard.db import changed, utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
 from fastboard.moderation import service as moderation
 from fastboard.moderation.models import Action, Target
+from fastboard.profiles.cache_keys import follows_of
 from fastboard.profiles.service import profile_json
 from fastboard.security import VerifiedToken
+from fastboard.users import cache_keys as user_keys
 from fastboard.users.models import User
 
 SLUG_ATTEMPTS = 5
@@ -62,6 +71,7 @@ async def list_articles(
     """A page as anyone sees it, then the viewer's own flags on it. ``token`` is a valid
     token's claims: the flags' query also checks that the account exists at its version."""
     rows, total = await repository.list_page(session, filters, limit=limit, offset=offset)
+    _page_shows(rows, filters)
     if token is None:
         return [_summary_json(row, favorited=False, following=False) for row in rows], total
     flags = await repository.viewer_flags(session, token.user_id, token.version, rows)
@@ -79,10 +89,75 @@ async def list_articles(
     return articles, total
 
 
+def _page_shows(rows: Sequence[ArticleRow], filters: ArticleFilter) -> None:
+    """What a page depends on, for the read cache, and the ids its viewers' flags need."""
+    cache.depends_on(
+        keys.ARTICLES,
+        board_keys.BOARDS,
+        *(keys.article(row.id) for row in rows),
+        *(user_keys.user(row.author.id) for row in rows),
+    )
+    if filters.author is not None or filters.favorited_by is not None:
+        cache.depends_on(user_keys.USERNAMES)
+    if filters.favorited_by is not None:
+        cache.depends_on(keys.FAVORITES)
+    if filters.feed_of is not None:
+        cache.depends_on(follows_of(filters.feed_of))
+    cache.attach(orjson.dumps([(row.id, row.author.id) for row in rows]))
+
+
+async def list_for_viewer(
+    session: AsyncSession,
+    filters: ArticleFilter,
+    token: VerifiedToken,
+    shared: CachedAnswer,
+    *,
+    limit: int,
+    offset: int,
+    variant: str = "",
+) -> dict[str, Any]:
+    """The page as anyone sees it, from the read cache when it holds it (else read and
+    kept there), with the viewer's own flags: one small query on a cached page.
+    ``variant``: for a page that differs by more than its URL (see ``feed``)."""
+    found = await shared.get(variant)
+    if found is None or not found.extra:  # no ids kept with it: read the page anew
+        with shared.reading():
+            articles, total = await list_articles(
+                session, filters, None, limit=limit, offset=offset
+            )
+        page: dict[str, Any] = {"articles": articles, "articlesCount": total}
+        await shared.keep(page)
+        shown = shared.attached
+    else:
+        page = orjson.loads(found.body)
+        shown = found.extra
+    ids: list[tuple[int, int]] = [(article, author) for article, author in orjson.loads(shown)]
+    flags = await repository.viewer_flags_on(session, token.user_id, token.version, ids)
+    if flags is None:
+        # What fastboard.auth answers for a token whose user it cannot find.
+        raise Unauthorized("token is invalid or has expired", field="token")
+    for article, (article_id, author_id) in zip(page["articles"], ids, strict=True):
+        article["favorited"] = article_id in flags.favorited
+        article["author"]["following"] = author_id in flags.following
+    return page
+
+
+async def feed(
+    session: AsyncSession, token: VerifiedToken, shared: CachedAnswer, *, limit: int, offset: int
+) -> dict[str, Any]:
+    """The viewer's feed: their own page (kept as such), then their flags on it."""
+    filters = ArticleFilter(feed_of=token.user_id)
+    variant = f"feed-of:{token.user_id}"
+    return await list_for_viewer(
+        session, filters, token, shared, limit=limit, offset=offset, variant=variant
+    )
+
+
 async def get(session: AsyncSession, slug: str, viewer: User | None) -> ArticleJSON:
     row = await repository.get_row(session, slug, viewer_id=viewer.id if viewer else None)
     if row is None:
         raise NotFound("article not found", field="article")
+    cache.depends_on(keys.article(row.id), user_keys.user(row.author.id), board_keys.BOARDS)
     return _article_json(row)
 
 
@@ -141,6 +216,7 @@ async def create(session: AsyncSession, data: NewArticle, author: User) -> Artic
     await _save(session, article, changes)
     await repository.count_added(session)
     await repository.set_tags(session, article.id, data.tagList)
+    changed(session, Article, ArticleCount, Tag, ArticleTag, keys=[keys.ARTICLES, keys.TAGS])
     return await get(session, article.slug, author)
 
 
@@ -153,11 +229,20 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
     if given.get("title") == article.title:
         del given["title"]
     await boards.check_article_editable(session, article.board_id)
-    if "board" in given:
+    moved = "board" in given
+    if moved:
         given["board_id"] = await boards.move_article(session, article.board_id, given.pop("board"))
+    slug_before = article.slug
     await _save(session, article, {**given, "updated_at": utcnow()})
+    edited = [keys.article(article.id)]
     if tags is not None:
         await repository.set_tags(session, article.id, tags)
+        edited += [keys.ARTICLES, keys.TAGS]  # lists filtered by tag, tag counts
+    if moved:
+        edited.append(keys.ARTICLES)  # lists filtered by board
+    if article.slug != slug_before:
+        edited.append(comments_on(slug_before))  # no article there any more
+    changed(session, Article, Tag, ArticleTag, keys=edited)
     return await get(session, article.slug, user)
 
 
@@ -174,6 +259,9 @@ async def delete(
         await moderation.record(session, user, Action.DELETE_ARTICLE, target, reason=reason)
     await repository.remove(session, article.id)
     await boards.article_removed(session, article.board_id)
+    # Its favorites and comments go by cascade: no list shows it, nor its comments.
+    gone = [keys.ARTICLES, keys.TAGS, keys.article(article.id), comments_on(article.slug)]
+    changed(session, Article, ArticleCount, Tag, ArticleTag, keys=gone)
 
 
 async def article_id(session: AsyncSession, slug: str) -> int:
@@ -186,14 +274,22 @@ async def article_id(session: AsyncSession, slug: str) -> int:
 
 async def favorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
     # No lookup first: a missing article favorites nothing, and reading it answers 404.
-    await repository.favorite(session, user.id, slug, utcnow())
+    _favorites_changed(session, await repository.favorite(session, user.id, slug, utcnow()))
     return await get(session, slug, user)
 
 
 async def unfavorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
-    await repository.unfavorite(session, user.id, slug)
+    _favorites_changed(session, await repository.unfavorite(session, user.id, slug))
     return await get(session, slug, user)
 
 
+def _favorites_changed(session: AsyncSession, article_id: int | None) -> None:
+    """A favorite changes its article's count and the lists filtered by ``favorited``,
+    nothing else; none added or removed changes nothing."""
+    changed_keys = [] if article_id is None else [keys.article(article_id), keys.FAVORITES]
+    changed(session, Favorite, Article, keys=changed_keys)
+
+
 async def popular_tags(session: AsyncSession) -> list[str]:
+    cache.depends_on(keys.TAGS)
     return await repository.popular_tags(session, POPULAR_TAGS)

@@ -13,11 +13,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastboard import cache
+from fastboard.boards import cache_keys as keys
 from fastboard.boards import repository
 from fastboard.boards.models import DEFAULT_BOARD, Board, Category
 from fastboard.boards.repository import ALL_CATEGORIES, Row, Siblings
 from fastboard.boards.schemas import NewBoard, NewCategory, UpdateBoard, UpdateCategory
 from fastboard.boards.slugs import slug_for
+from fastboard.db import changed
 from fastboard.errors import Invalid, NotFound
 
 # Shaped as the wire models (boards.schemas), keys in their order.
@@ -53,6 +56,7 @@ def _tree_json(rows: Sequence[Row]) -> list[CategoryJSON]:
 
 
 async def categories(session: AsyncSession) -> list[CategoryJSON]:
+    cache.depends_on(keys.BOARDS, keys.BOARD_COUNTS)
     return _tree_json(await repository.tree(session))
 
 
@@ -61,6 +65,7 @@ async def _category_json(session: AsyncSession, category_id: int) -> CategoryJSO
 
 
 async def board(session: AsyncSession, slug: str) -> BoardJSON:
+    cache.depends_on(keys.BOARDS, keys.BOARD_COUNTS)
     row = await repository.board_row(session, slug)
     if row is None:
         raise NotFound("board not found", field="board")
@@ -131,6 +136,13 @@ async def _named(
     return values
 
 
+async def _admin_change(session: AsyncSession) -> None:
+    """Before any change to categories or boards: take the lock that orders them, and
+    name the change for the read cache (the tree, the boards, every article's slug)."""
+    await repository.lock_categories(session)
+    changed(session, Category, Board, keys=[keys.BOARDS])
+
+
 async def _save(session: AsyncSession, row: Category | Board) -> None:
     try:
         await repository.save(session, row)
@@ -158,7 +170,7 @@ async def _category_named_in_body(session: AsyncSession, slug: str) -> Category:
 
 
 async def create_category(session: AsyncSession, data: NewCategory) -> CategoryJSON:
-    await repository.lock_categories(session)
+    await _admin_change(session)
     names = await _named(session, Category, None, name=data.name, slug=data.slug)
     position = await _insert_at(session, ALL_CATEGORIES, data.position)
     category = Category(description=data.description, position=position, **names)
@@ -169,7 +181,7 @@ async def create_category(session: AsyncSession, data: NewCategory) -> CategoryJ
 async def update_category(session: AsyncSession, slug: str, data: UpdateCategory) -> CategoryJSON:
     if all(value is None for value in data.model_dump().values()):
         raise Invalid("at least one field is required", field="category")
-    await repository.lock_categories(session)
+    await _admin_change(session)
     category = await _category(session, slug)
     names = await _named(session, Category, category.id, name=data.name, slug=data.slug)
     position = category.position
@@ -185,7 +197,7 @@ async def update_category(session: AsyncSession, slug: str, data: UpdateCategory
 
 
 async def delete_category(session: AsyncSession, slug: str) -> None:
-    await repository.lock_categories(session)
+    await _admin_change(session)
     category = await _category(session, slug)
     if await repository.has_boards(session, category.id):
         raise Invalid("still has boards: move or delete them first", field="category")
@@ -204,7 +216,7 @@ async def _board(session: AsyncSession, slug: str) -> Board:
 
 
 async def create_board(session: AsyncSession, data: NewBoard) -> BoardJSON:
-    await repository.lock_categories(session)
+    await _admin_change(session)
     category = await _category_named_in_body(session, data.category)
     names = await _named(session, Board, None, name=data.name, slug=data.slug)
     position = await _insert_at(session, Siblings(category.id), data.position)
@@ -223,7 +235,7 @@ async def create_board(session: AsyncSession, data: NewBoard) -> BoardJSON:
 async def update_board(session: AsyncSession, slug: str, data: UpdateBoard) -> BoardJSON:
     if all(value is None for value in data.model_dump().values()):
         raise Invalid("at least one field is required", field="board")
-    await repository.lock_categories(session)
+    await _admin_change(session)
     found = await _board(session, slug)
     if found.slug == DEFAULT_BOARD:
         if data.slug not in (None, DEFAULT_BOARD):
@@ -267,7 +279,7 @@ async def _place(
 
 async def delete_board(session: AsyncSession, slug: str) -> BoardJSON | None:
     """Delete an empty board; archive one with articles (answered, as it is now)."""
-    await repository.lock_categories(session)
+    await _admin_change(session)
     found = await _board(session, slug)
     if found.slug == DEFAULT_BOARD:
         raise Invalid("the default board cannot be deleted or archived", field="board")
@@ -298,6 +310,7 @@ async def board_for_new_article(session: AsyncSession, slug: str | None) -> int:
     board_id = await repository.take_article(session, slug)
     if board_id is None:
         raise await _unavailable(session, slug)
+    _counted(session)
     return board_id
 
 
@@ -316,3 +329,9 @@ async def move_article(session: AsyncSession, board_id: int, slug: str) -> int:
 
 async def article_removed(session: AsyncSession, board_id: int) -> None:
     await repository.release_article(session, board_id)
+    _counted(session)
+
+
+def _counted(session: AsyncSession) -> None:
+    # An article came or went: only the boards' counts changed, which articles do not show.
+    changed(session, Board, keys=[keys.BOARD_COUNTS])

@@ -4,8 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from fastboard.articles.models import Article
 from fastboard.auth import CurrentUser, OptionalUser
+from fastboard.cache import cacheable
 from fastboard.comments import service
+from fastboard.comments.models import Comment
 from fastboard.comments.schemas import (
     MultipleCommentsResponse,
     NewCommentRequest,
@@ -15,6 +18,7 @@ from fastboard.db import SessionDep
 from fastboard.fields import Reason
 from fastboard.openapi import error_responses
 from fastboard.responses import JSONBytes
+from fastboard.users.models import User
 
 router = APIRouter(prefix="/articles/{slug}/comments", tags=["Comments"])
 
@@ -29,6 +33,7 @@ CommentId = Annotated[int, Path(alias="id", description="The comment's id", ge=1
     summary="Get comments for an article",
     responses=error_responses(401, 404, 422),
 )
+@cacheable(Comment, Article, User)
 async def list_comments(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
     return JSONBytes({"comments": await service.list_for(session, slug, viewer)})
 

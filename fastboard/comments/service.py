@@ -6,16 +6,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastboard import cache
 from fastboard.articles import service as articles
 from fastboard.comments import repository
+from fastboard.comments.cache_keys import comments_on
+from fastboard.comments.models import Comment
 from fastboard.comments.repository import CommentRow
-from fastboard.db import utcnow
+from fastboard.db import changed, utcnow
 from fastboard.errors import Forbidden, NotFound
 from fastboard.fields import iso_millis
 from fastboard.moderation import service as moderation
 from fastboard.moderation.models import Action, Target
 from fastboard.profiles.repository import Author
 from fastboard.profiles.service import profile_json
+from fastboard.users import cache_keys as user_keys
 from fastboard.users.models import User
 
 # Shaped as the wire model ``Comment`` (comments.schemas), keys in its order.
@@ -36,6 +40,7 @@ async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> lis
     rows = await repository.for_article(session, slug, viewer_id=viewer.id if viewer else None)
     if rows is None:
         raise NotFound("article not found", field="article")
+    cache.depends_on(comments_on(slug), *(user_keys.user(row.author.id) for row in rows))
     return [_comment_json(row) for row in rows]
 
 
@@ -47,6 +52,7 @@ async def add(session: AsyncSession, slug: str, body: str, author: User) -> Comm
         if await repository.article_is_locked(session, slug):
             raise Forbidden("this article is locked: it takes no new comments", field="article")
         raise NotFound("article not found", field="article")
+    changed(session, Comment, keys=[comments_on(slug)])
     row = CommentRow(
         id=comment_id,
         body=body,
@@ -73,3 +79,4 @@ async def delete(
             session, user, Action.DELETE_COMMENT, target, reason=reason, detail=detail
         )
     await repository.remove(session, comment.id)
+    changed(session, Comment, keys=[comments_on(slug)])

@@ -6,8 +6,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastboard.db import changed
 from fastboard.errors import Invalid, NotFound
 from fastboard.profiles import repository
+from fastboard.profiles.cache_keys import follows_of
+from fastboard.profiles.models import Follow
 from fastboard.profiles.repository import Author
 from fastboard.users.models import User
 
@@ -42,10 +45,12 @@ async def follow(session: AsyncSession, username: str, user: User) -> ProfileJSO
     if author.id == user.id:
         raise Invalid("you cannot follow yourself", field="profile")
     await repository.follow(session, user.id, author.id)
+    changed(session, Follow, keys=[follows_of(user.id)])
     return profile_json(author, following=True)
 
 
 async def unfollow(session: AsyncSession, username: str, user: User) -> ProfileJSON:
     author = await _author_named(session, username, user)
     await repository.unfollow(session, user.id, author.id)
+    changed(session, Follow, keys=[follows_of(user.id)])
     return profile_json(author, following=False)

@@ -8,10 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard import security
-from fastboard.db import release_connection
+from fastboard.db import changed, release_connection
 from fastboard.errors import Invalid, Unauthorized
 from fastboard.settings import Settings
-from fastboard.users import repository
+from fastboard.users import cache_keys, repository
 from fastboard.users.models import User
 from fastboard.users.schemas import NewUser, UpdateUser
 from fastboard.users.schemas import User as UserOut
@@ -58,6 +58,8 @@ async def register(session: AsyncSession, data: NewUser, settings: Settings) -> 
         # Lost a race with a concurrent registration: name the field that was taken.
         await _raise_if_taken(session, username=data.username, email=data.email)
         raise
+    # A new user has written nothing and favorited nothing: no cached answer shows them.
+    changed(session, User)
     return signed_in(user, settings)
 
 
@@ -73,6 +75,7 @@ async def login(session: AsyncSession, email: str, password: str, settings: Sett
     if rehashed is not None:
         # Made with older parameters: store today's, unless the password changed meanwhile.
         await repository.replace_password_hash(session, user, rehashed)
+        changed(session, User)  # no cached answer shows a password hash
     return signed_in(user, settings)
 
 
@@ -112,4 +115,8 @@ async def update(
             exclude_id=user_id,
         )
         raise
+    shown = [cache_keys.user(user_id)]
+    if "username" in changes:
+        shown.append(cache_keys.USERNAMES)  # lists filtered by author or favorited
+    changed(session, User, keys=shown)
     return signed_in(updated, settings)

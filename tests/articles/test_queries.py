@@ -13,11 +13,22 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from fastboard.cache import ReadCache
+from fastboard.settings import Settings
 from tests.articles.conftest import favorite, follow
 from tests.conftest import auth, create_article, register
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def without_read_cache(app: FastAPI, settings: Settings) -> None:
+    """What the database is asked when the read cache does not answer (tests/test_cache.py
+    counts what it saves); the app gets its own cache back after the test."""
+    app.state.read_cache = ReadCache(settings.model_copy(update={"redis_url": None}))
+
 
 ARTICLES_PER_AUTHOR = 8
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)

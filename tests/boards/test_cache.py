@@ -91,3 +91,31 @@ async def test_article_writes_are_seen_in_counts_and_board_lists(
     assert [a["slug"] for a in listed["articles"]] == [article["slug"]]
     single = (await client.get(f"/api/articles/{article['slug']}")).json()["article"]
     assert single["board"] == "cooking"
+
+
+async def test_a_new_slug_reaches_cached_articles_and_a_new_article_leaves_them_be(
+    cache_on: Settings,
+    client: httpx.AsyncClient,
+    count_queries: Any,
+    admin: dict[str, Any],
+    alice: dict[str, Any],
+) -> None:
+    await new_board(client, admin["token"], "Cooking")
+    article = await create_article(client, alice["token"], board="cooking")
+    path = f"/api/articles/{article['slug']}"
+    await client.get(path)  # cached
+    await client.get("/api/articles")
+
+    # Another article changes the boards' counts only: the cached article stays.
+    await create_article(client, alice["token"], board="cooking")
+    kept, queries = await _counted(client, count_queries, path)
+    assert kept["article"]["board"] == "cooking"
+    assert queries == 0
+
+    reslugged = await client.put(
+        "/api/boards/cooking", json={"board": {"slug": "kitchen"}}, headers=auth(admin["token"])
+    )
+    assert reslugged.status_code == 200, reslugged.text
+    assert (await client.get(path)).json()["article"]["board"] == "kitchen"
+    listed = (await client.get("/api/articles")).json()["articles"]
+    assert {a["board"] for a in listed} == {"kitchen"}
