@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import SAFE_METHODS, SessionDep
 from fastboard.errors import Unauthorized
+from fastboard.reads import read_rows
 from fastboard.security import VerifiedToken, verify_token
 from fastboard.settings import Settings
 from fastboard.users import repository
@@ -54,11 +55,10 @@ async def _user(session: AsyncSession, user_id: int, method: str) -> User | None
     if method not in SAFE_METHODS:
         # Writes get the session's own instance: changes to it are flushed with the rest.
         return await repository.get_by_id(session, user_id)
-    # A read only looks at the user: one Core row made into a detached instance costs
-    # a fraction of the ORM's identity-map load.
-    connection = await session.connection()
-    row = (await connection.execute(_USER_BY_ID, {"id": user_id})).mappings().first()
-    return None if row is None else User(**row)
+    # A read only looks at the user: one row made into a detached instance costs a
+    # fraction of the ORM's identity-map load.
+    rows = await read_rows(session, _USER_BY_ID, {"id": user_id})
+    return User(**rows[0]) if rows else None
 
 
 # Tokens already verified, (secret, token) -> whom and until when: a reader sends the same

@@ -15,9 +15,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    MetaData,
+    SQLColumnExpression,
+    any_,
+    bindparam,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +40,7 @@ from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from fastboard.reads import AUTOCOMMIT_READS
 from fastboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +75,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTCDateTime column")
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        # asyncpg reads timestamptz as UTC-aware datetimes already: no pass over every value.
+        if dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
@@ -197,12 +215,15 @@ class Database:
     @property
     def reader(self) -> async_sessionmaker[AsyncSession]:
         """Sessions for reads. On PostgreSQL they run in autocommit: a read is one or two
-        statements, and skipping BEGIN and COMMIT saves two round trips per request."""
+        statements, and skipping BEGIN and COMMIT saves two round trips per request; their
+        ``fastboard.reads.read_rows`` borrow a pooled connection per statement."""
         if self._reader is None:
             bind = self.engine
+            info: dict[str, Any] = {}
             if not self.settings.is_sqlite:
                 bind = bind.execution_options(isolation_level="AUTOCOMMIT")
-            self._reader = async_sessionmaker(bind, expire_on_commit=False)
+                info[AUTOCOMMIT_READS] = True
+            self._reader = async_sessionmaker(bind, expire_on_commit=False, info=info)
         return self._reader
 
     @property
@@ -299,6 +320,8 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        if not session.in_transaction():
+            return  # nothing began (reads on pooled connections): nothing to commit
         await session.commit()
         written = written_tables(session)
         if written:
@@ -309,6 +332,15 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs before the response is sent, so a failed commit
 # becomes an error response instead of a 200 for data that was never stored.
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+def one_of(column: SQLColumnExpression[int], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ids bound as ``name``. On PostgreSQL ``= ANY(:name)``, one
+    array parameter: the same prepared statement whatever the list's length. Elsewhere an
+    ``IN`` expanded per call."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 async def insert_ignoring_duplicates(

@@ -9,7 +9,7 @@ as EXISTS columns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -45,9 +45,10 @@ from fastboard.articles.models import (
     Favorite,
     Tag,
 )
-from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
+from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates, one_of
 from fastboard.fields import TAG_SEPARATOR
 from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
+from fastboard.reads import Row, read_rows
 from fastboard.users.models import User
 
 
@@ -66,7 +67,7 @@ class ArticleRow:
     tags: list[str]
 
     @classmethod
-    def from_mapping(cls, row: Mapping[Any, Any]) -> ArticleRow:
+    def from_mapping(cls, row: Row) -> ArticleRow:
         joined = row["tags"]
         return cls(
             row["id"],
@@ -184,12 +185,12 @@ def _total(kinds: frozenset[str]) -> Select[Any]:
     # many articles there are. (A missing row reads as 0.)
     if not kinds:
         stored = select(ArticleCount.articles).where(ArticleCount.scope == ALL_ARTICLES)
-        return select(func.coalesce(stored.scalar_subquery(), 0))
+        return select(func.coalesce(stored.scalar_subquery(), 0).label("total"))
     if kinds == {"tag"}:
         stored = select(Tag.articles_count).where(Tag.name == bindparam("tag", type_=String))
-        return select(func.coalesce(stored.scalar_subquery(), 0))
+        return select(func.coalesce(stored.scalar_subquery(), 0).label("total"))
     # The other filters select a few users' articles: counting them reads that much only.
-    count = select(func.count()).select_from(Article)
+    count = select(func.count().label("total")).select_from(Article)
     # Only the author filter needs the users table; without it the count is an
     # index-only scan of articles.
     if "author" in kinds:
@@ -223,23 +224,17 @@ def _row_statement(*, with_viewer: bool) -> Select[Any]:
 
 
 @cache
-def _flags_statement() -> Any:
+def _flags_statement(dialect: str) -> Any:
     viewer_id = bindparam("viewer_id", type_=BigInteger)
     # Kind 0 is the viewer's own row: that the account exists rides along with the flags.
-    viewer: Any = select(User.id, literal_column("0")).where(User.id == viewer_id)
-    favorited: Any = select(Favorite.article_id, literal_column("1")).where(
-        Favorite.user_id == viewer_id,
-        Favorite.article_id.in_(bindparam("article_ids", expanding=True)),
+    viewer: Any = select(User.id.label("key"), literal_column("0").label("kind")).where(
+        User.id == viewer_id
     )
-    following = followed_among(viewer_id, bindparam("author_ids", expanding=True))
+    favorited: Any = select(Favorite.article_id, literal_column("1")).where(
+        Favorite.user_id == viewer_id, one_of(Favorite.article_id, "article_ids", dialect)
+    )
+    following = followed_among(viewer_id, lambda ids: one_of(ids, "author_ids", dialect))
     return viewer.union_all(favorited, following.add_columns(literal_column("2")))
-
-
-async def _read(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Sequence[Any]:
-    # Core execution on the session's connection (same transaction): these statements
-    # return plain columns, so the ORM's result machinery would only add CPU.
-    connection = await session.connection()
-    return (await connection.execute(statement, params)).all()
 
 
 async def list_page(
@@ -248,13 +243,13 @@ async def list_page(
     """One page, newest first, and the total count, as anyone sees them: one statement."""
     values = filters.values()
     kinds = frozenset(values)
-    rows = await _read(
+    rows = await read_rows(
         session, _page_statement(kinds), {**values, "limit": limit, "offset": offset}
     )
     if not rows:
         # Past the end, or nothing matches: no row carried the total.
-        return [], (await _read(session, _total_statement(kinds), values))[0][0]
-    return [ArticleRow.from_mapping(row._mapping) for row in rows], rows[0].total
+        return [], (await read_rows(session, _total_statement(kinds), values))[0]["total"]
+    return [ArticleRow.from_mapping(row) for row in rows], rows[0]["total"]
 
 
 async def viewer_flags(
@@ -268,7 +263,8 @@ async def viewer_flags(
         "article_ids": [row.id for row in rows],
         "author_ids": list({row.author.id for row in rows}),
     }
-    found = await _read(session, _flags_statement(), params)
+    statement = _flags_statement(session.get_bind().dialect.name)
+    found = [(row["key"], row["kind"]) for row in await read_rows(session, statement, params)]
     if not any(kind == 0 for _, kind in found):
         return None
     favorited = frozenset[int](key for key, kind in found if kind == 1)
@@ -279,8 +275,8 @@ async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) ->
     params: dict[str, Any] = {"slug": slug}
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
-    found = await _read(session, _row_statement(with_viewer=viewer_id is not None), params)
-    return ArticleRow.from_mapping(found[0]._mapping) if found else None
+    found = await read_rows(session, _row_statement(with_viewer=viewer_id is not None), params)
+    return ArticleRow.from_mapping(found[0]) if found else None
 
 
 async def get_by_slug(
@@ -376,14 +372,16 @@ async def _bump_tags(session: AsyncSession, tag_ids: Any, delta: int) -> None:
     )
 
 
+_POPULAR_TAGS = (
+    select(Tag.name)
+    .where(Tag.articles_count > 0)
+    .order_by(Tag.articles_count.desc(), Tag.name)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 async def popular_tags(session: AsyncSession, limit: int) -> list[str]:
-    query = (
-        select(Tag.name)
-        .where(Tag.articles_count > 0)
-        .order_by(Tag.articles_count.desc(), Tag.name)
-        .limit(limit)
-    )
-    return list(await session.scalars(query))
+    return [row["name"] for row in await read_rows(session, _POPULAR_TAGS, {"limit": limit})]
 
 
 def _table(model: type[Base]) -> Table:

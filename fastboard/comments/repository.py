@@ -8,7 +8,6 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, String, Table, Text, bindparam, delete, insert, join, select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.articles.models import Article
@@ -16,6 +15,7 @@ from fastboard.articles.repository import id_at_slug
 from fastboard.comments.models import Comment
 from fastboard.db import UTCDateTime
 from fastboard.profiles.repository import Author, author_columns
+from fastboard.reads import Row, read_rows
 from fastboard.users.models import User
 
 
@@ -28,7 +28,7 @@ class CommentRow:
     author: Author
 
     @classmethod
-    def from_mapping(cls, row: RowMapping) -> CommentRow:
+    def from_mapping(cls, row: Row) -> CommentRow:
         return cls(
             id=row["id"],
             body=row["body"],
@@ -68,9 +68,7 @@ async def for_article(
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
     statement = _for_article_statement(with_viewer=viewer_id is not None)
-    # Core on the session's connection: plain columns need none of the ORM's machinery.
-    connection = await session.connection()
-    rows = (await connection.execute(statement, params)).mappings().all()
+    rows = await read_rows(session, statement, params)
     if not rows:
         return None
     return [CommentRow.from_mapping(row) for row in rows if row["id"] is not None]

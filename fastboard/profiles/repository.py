@@ -3,15 +3,19 @@ that other domains' queries join."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     ColumnElement,
     Select,
     SQLColumnExpression,
+    String,
+    bindparam,
     delete,
     exists,
     false,
@@ -21,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import insert_ignoring_duplicates
 from fastboard.profiles.models import Follow
+from fastboard.reads import Row, read_rows
 from fastboard.users.models import User
 
 # A viewer's id as a value, or as a bound parameter of a statement built once.
@@ -38,7 +43,7 @@ class Author:
     following: bool
 
     @classmethod
-    def from_mapping(cls, row: Mapping[Any, Any]) -> Author:
+    def from_mapping(cls, row: Row) -> Author:
         return cls(
             id=row["author_id"],
             username=row["author_username"],
@@ -76,20 +81,33 @@ def followed_by(follower_id: SQLColumnExpression[int]) -> Select[int]:
     return select(Follow.followee_id).where(Follow.follower_id == follower_id)
 
 
-def followed_among(follower_id: BindParameter[int], user_ids: BindParameter[Any]) -> Select[Any]:
-    """Which of ``user_ids`` (an expanding parameter) ``follower_id`` follows: a range of
-    the follows primary key."""
+def followed_among(
+    follower_id: BindParameter[int],
+    among: Callable[[SQLColumnExpression[int]], ColumnElement[bool]],
+) -> Select[Any]:
+    """Which users ``follower_id`` follows among those ``among`` picks (given the followee
+    column, a condition on a list parameter): a range of the follows primary key."""
     return select(Follow.followee_id).where(
-        Follow.follower_id == follower_id, Follow.followee_id.in_(user_ids)
+        Follow.follower_id == follower_id, among(Follow.followee_id)
     )
+
+
+@cache
+def _author_statement(*, with_viewer: bool) -> Select[Any]:
+    viewer_id = bindparam("viewer_id", type_=BigInteger) if with_viewer else None
+    username = bindparam("username", type_=String)
+    return select(*author_columns(User.id, viewer_id)).where(User.username == username)
 
 
 async def get_author(
     session: AsyncSession, username: str, *, viewer_id: int | None
 ) -> Author | None:
-    query = select(*author_columns(User.id, viewer_id)).where(User.username == username)
-    row = (await session.execute(query)).mappings().first()
-    return Author.from_mapping(row) if row is not None else None
+    params: dict[str, Any] = {"username": username}
+    if viewer_id is not None:
+        params["viewer_id"] = viewer_id
+    statement = _author_statement(with_viewer=viewer_id is not None)
+    rows = await read_rows(session, statement, params)
+    return Author.from_mapping(rows[0]) if rows else None
 
 
 async def follow(session: AsyncSession, follower_id: int, followee_id: int) -> None:
