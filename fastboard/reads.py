@@ -43,6 +43,10 @@ class DriverStatement:
     names: tuple[str, ...]  # the bound parameters, in the driver's positional order
     constants: Mapping[str, Any]  # values the statement carries itself (``scope = 'all'``)
     binders: Mapping[str, Callable[[Any], Any]]  # parameters the dialect converts first
+    # Integer parameters written into the SQL (``literal_execute``), in order, and the SQL
+    # around them: ``sql`` is then its first piece.
+    inlined: tuple[str, ...] = ()
+    pieces: tuple[str, ...] = ()
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
@@ -52,10 +56,25 @@ class DriverStatement:
             values.append(value if binder is None else binder(value))
         return values
 
+    def sql_for(self, params: Mapping[str, Any]) -> str:
+        if not self.inlined:
+            return self.sql
+        parts = [self.sql]
+        for name, piece in zip(self.inlined, self.pieces, strict=True):
+            # int(): only a number can be written into the statement.
+            parts += (str(int(params[name])), piece)
+        return "".join(parts)
+
 
 def compile_for_driver(statement: Select[Any], dialect: Dialect) -> DriverStatement | None:
     """``statement`` as SQL for the driver; None when it needs Core at execution time:
-    lists expanded per call (``IN``), or result columns the dialect has to convert."""
+    lists expanded per call (``IN``), or result columns the dialect has to convert.
+
+    A required ``literal_execute`` parameter must be an integer (LIMIT, OFFSET): it is
+    written into the SQL per call. PostgreSQL plans a prepared statement anew on every
+    execution while a generic plan looks costlier than the custom ones, which a LIMIT
+    it cannot see makes it; with the numbers in the SQL the plan is made once.
+    """
     compiled: Any = statement.compile(dialect=dialect)
     if compiled.post_compile_params:
         return None
@@ -64,8 +83,17 @@ def compile_for_driver(statement: Select[Any], dialect: Dialect) -> DriverStatem
             return None
     binds = compiled.binds
     required = {name for name, bind in binds.items() if bind.required}
+    inlined = [bind.key for bind in compiled.literal_execute_params if bind.key in required]
+    # Stand-ins for the inlined integers, found again in the rendered SQL.
+    markers = {name: -(10**15) - index for index, name in enumerate(inlined)}
     # Parameters rendered as literals (a separator, say) are constants: render them once.
-    expanded = compiled.construct_expanded_state(dict.fromkeys(required))
+    expanded = compiled.construct_expanded_state({**dict.fromkeys(required), **markers})
+    sql: str = expanded.statement
+    placed = sorted(inlined, key=lambda name: sql.index(str(markers[name])))
+    pieces: list[str] = []
+    for name in reversed(placed):
+        sql, piece = sql.split(str(markers[name]))
+        pieces.insert(0, piece)
     names = tuple(expanded.positiontup or ())
     constants = {name: binds[name].effective_value for name in names if name not in required}
     binders = {}
@@ -73,7 +101,7 @@ def compile_for_driver(statement: Select[Any], dialect: Dialect) -> DriverStatem
         binder = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
         if binder is not None:
             binders[name] = binder
-    return DriverStatement(expanded.statement, names, constants, binders)
+    return DriverStatement(sql, names, constants, binders, tuple(placed), tuple(pieces))
 
 
 class _Compiled:
@@ -159,7 +187,7 @@ async def _fetch(
     arguments = driver.arguments(params)
     asyncpg_connection: Any = pooled.driver_connection
     try:
-        records: Sequence[Row] = await asyncpg_connection.fetch(driver.sql, *arguments)
+        records: Sequence[Row] = await asyncpg_connection.fetch(driver.sql_for(params), *arguments)
     except Exception as error:
         raise _as_sqlalchemy_error(error, pooled, dialect, driver, invalidate) from error
     return records

@@ -114,9 +114,10 @@ class ArticleFilter:
 # Statements are built once per shape (which filters, whether there is a viewer) and take
 # their values as bound parameters. Building a SELECT of this size costs more CPU than
 # PostgreSQL spends answering it; a prebuilt one also hits the compiled-SQL cache and
-# asyncpg's prepared statements directly.
-_LIMIT = bindparam("limit", type_=Integer)
-_OFFSET = bindparam("offset", type_=Integer)
+# asyncpg's prepared statements directly. LIMIT and OFFSET are written into the SQL
+# (``literal_execute``): a page size PostgreSQL cannot see makes it plan every execution.
+_LIMIT = bindparam("limit", type_=Integer, literal_execute=True)
+_OFFSET = bindparam("offset", type_=Integer, literal_execute=True)
 
 
 def _viewer_id(with_viewer: bool) -> BindParameter[int] | None:
