@@ -25,7 +25,7 @@ from fastboard.articles.router import router as articles_router
 from fastboard.articles.router import tags_router
 from fastboard.cache import install_read_cache
 from fastboard.comments.router import router as comments_router
-from fastboard.db import Database
+from fastboard.db import CloseReadSessions, Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import RejectNulBytes
 from fastboard.logs import configure_logging
@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # First added is innermost: CORS, guards, request ids and metrics apply to hits too.
     install_read_cache(app, settings, app.state.database)
+    app.add_middleware(CloseReadSessions)
     if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(
             CORSMiddleware,

@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastboard.db import SAFE_METHODS, SessionDep
+from fastboard.db import SAFE_METHODS, ReadSessionDep, SessionDep
 from fastboard.errors import Unauthorized
 from fastboard.reads import read_rows
 from fastboard.security import VerifiedToken, verify_token
@@ -109,17 +109,31 @@ async def required_token_user_id(
     return user_id
 
 
+async def _token_user(session: AsyncSession, user_id: int | None, method: str) -> User | None:
+    """The user a valid token names, None without a token; the one check behind both
+    ``optional_user`` and ``optional_viewer``."""
+    if user_id is None:
+        return None
+    user = await _user(session, user_id, method)
+    if user is None:
+        raise Unauthorized("token is invalid or has expired", field="token")
+    return user
+
+
 async def optional_user(
     request: Request,
     session: SessionDep,
     user_id: Annotated[int | None, Depends(token_user_id)],
 ) -> User | None:
-    if user_id is None:
-        return None
-    user = await _user(session, user_id, request.method)
-    if user is None:
-        raise Unauthorized("token is invalid or has expired", field="token")
-    return user
+    return await _token_user(session, user_id, request.method)
+
+
+async def optional_viewer(
+    session: ReadSessionDep,
+    user_id: Annotated[int | None, Depends(token_user_id)],
+) -> User | None:
+    """``optional_user`` for routes that only read (``ReadSessionDep``)."""
+    return await _token_user(session, user_id, "GET")
 
 
 async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -129,6 +143,7 @@ async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> 
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
+OptionalViewer = Annotated[User | None, Depends(optional_viewer)]
 CurrentUser = Annotated[User, Depends(current_user)]
 # The id in a valid token; whoever takes it must check that the user exists.
 TokenUserId = Annotated[int | None, Depends(token_user_id)]

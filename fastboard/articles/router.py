@@ -14,9 +14,9 @@ from fastboard.articles.schemas import (
     TagsResponse,
     UpdateArticleRequest,
 )
-from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenUserId, TokenUserId
+from fastboard.auth import CurrentUser, OptionalViewer, RequiredTokenUserId, TokenUserId
 from fastboard.cache import cacheable
-from fastboard.db import SessionDep
+from fastboard.db import ReadSessionDep, SessionDep
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
 from fastboard.responses import JSONBytes
@@ -38,7 +38,7 @@ FilterName = Annotated[str | None, Query(max_length=64)]
     responses=error_responses(401, 422),
 )
 async def feed(
-    session: SessionDep, viewer_id: RequiredTokenUserId, limit: Limit = 20, offset: Offset = 0
+    session: ReadSessionDep, viewer_id: RequiredTokenUserId, limit: Limit = 20, offset: Offset = 0
 ) -> Response:
     filters = ArticleFilter(feed_of=viewer_id)
     articles, total = await service.list_articles(
@@ -57,7 +57,7 @@ async def feed(
 )
 @cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
 async def list_articles(
-    session: SessionDep,
+    session: ReadSessionDep,
     viewer_id: TokenUserId,
     tag: FilterName = None,
     author: FilterName = None,
@@ -98,7 +98,7 @@ async def create_article(
     responses=error_responses(404, 422),
 )
 @cacheable(Article, ArticleTag, Tag, User)
-async def get_article(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
+async def get_article(slug: Slug, session: ReadSessionDep, viewer: OptionalViewer) -> Response:
     return JSONBytes({"article": await service.get(session, slug, viewer)})
 
 
@@ -162,5 +162,5 @@ async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Resp
     responses=error_responses(422),
 )
 @cacheable(Tag)
-async def list_tags(session: SessionDep) -> Response:
+async def list_tags(session: ReadSessionDep) -> Response:
     return JSONBytes({"tags": await service.popular_tags(session)})

@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from fastboard.auth import CurrentUser, OptionalUser
+from fastboard.auth import CurrentUser, OptionalViewer
 from fastboard.comments import service
 from fastboard.comments.schemas import (
     MultipleCommentsResponse,
     NewCommentRequest,
     SingleCommentResponse,
 )
-from fastboard.db import SessionDep
+from fastboard.db import ReadSessionDep, SessionDep
 from fastboard.openapi import error_responses
 from fastboard.responses import JSONBytes
 
@@ -28,7 +28,7 @@ CommentId = Annotated[int, Path(alias="id", description="The comment's id", ge=1
     summary="Get comments for an article",
     responses=error_responses(401, 404, 422),
 )
-async def list_comments(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
+async def list_comments(slug: Slug, session: ReadSessionDep, viewer: OptionalViewer) -> Response:
     return JSONBytes({"comments": await service.list_for(session, slug, viewer)})
 
 
