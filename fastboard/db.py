@@ -17,13 +17,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
     DateTime,
     Integer,
     MetaData,
-    SQLColumnExpression,
-    any_,
-    bindparam,
     event,
     text,
 )
@@ -372,15 +368,6 @@ class CloseReadSessions:
         finally:
             for session in opened:
                 await session.close()
-
-
-def one_of(column: SQLColumnExpression[int], name: str, dialect: str) -> ColumnElement[bool]:
-    """``column`` is one of the ids bound as ``name``. On PostgreSQL ``= ANY(:name)``, one
-    array parameter: the same prepared statement whatever the list's length. Elsewhere an
-    ``IN`` expanded per call."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(BigInteger)))
-    return column.in_(bindparam(name, expanding=True))
 
 
 async def insert_ignoring_duplicates(

@@ -1,10 +1,9 @@
 """Every query on articles, tags and favorites.
 
-Reads return ``ArticleRow`` values. A list page is one SELECT, the same for every viewer
-(author joined, tags one aggregated string, the total alongside); a signed-in viewer's
-``favorited`` and ``following`` on that page come from one small query of their own,
-which also finds the viewer's account. One article is one SELECT with the viewer's flags
-as EXISTS columns.
+Reads return ``ArticleRow`` values. A list page is one SELECT (author joined, tags one
+aggregated string, the total alongside, and for a signed-in viewer their ``favorited``
+and ``following`` as EXISTS columns and whether their account exists). One article is
+one SELECT with the viewer's flags as EXISTS columns.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal_column,
     null,
     select,
     update,
@@ -45,9 +43,9 @@ from fastboard.articles.models import (
     Favorite,
     Tag,
 )
-from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates, one_of
+from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
-from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
+from fastboard.profiles.repository import Author, author_columns, followed_by
 from fastboard.reads import Row, read_rows
 from fastboard.users.models import User
 
@@ -86,11 +84,11 @@ class ArticleRow:
 
 
 @dataclass(frozen=True, slots=True)
-class ViewerFlags:
-    """A viewer's ``favorited`` and ``following`` for the articles of one page."""
-
-    favorited: frozenset[int]  # article ids
-    following: frozenset[int]  # author ids
+class Page:
+    rows: list[ArticleRow]
+    total: int
+    # Whether the viewer's account exists; None when there is no viewer.
+    viewer_found: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,15 +197,24 @@ def _total(kinds: frozenset[str]) -> Select[Any]:
     return count.where(*_where(kinds))
 
 
+def _viewer_found() -> Select[Any]:
+    """Whether the viewer's account exists, as a one-value SELECT."""
+    # Aliased: inside a page, which joins users as authors, it must not be correlated.
+    viewer = aliased(User)
+    found = exists().where(viewer.id == bindparam("viewer_id", type_=BigInteger))
+    return select(found.label("viewer_found"))
+
+
 @cache
-def _page_statement(kinds: frozenset[str]) -> Select[Any]:
-    # The total rides along as an uncorrelated scalar subquery, which the database
-    # evaluates once: the page and its count cost one round trip.
+def _page_statement(kinds: frozenset[str], *, with_viewer: bool) -> Select[Any]:
+    # The total (and whether the viewer exists) ride along as uncorrelated scalar
+    # subqueries, which the database evaluates once: a page costs one round trip.
     total = _total(kinds).correlate(None).scalar_subquery().label("total")
+    page = _select_rows(with_viewer=with_viewer, with_body=False).add_columns(total)
+    if with_viewer:
+        page = page.add_columns(_viewer_found().scalar_subquery().label("viewer_found"))
     return (
-        _select_rows(with_viewer=False, with_body=False)
-        .add_columns(total)
-        .where(*_where(kinds))
+        page.where(*_where(kinds))
         .order_by(Article.created_at.desc(), Article.id.desc())
         .limit(_LIMIT)
         .offset(_OFFSET)
@@ -224,52 +231,35 @@ def _row_statement(*, with_viewer: bool) -> Select[Any]:
     )
 
 
-@cache
-def _flags_statement(dialect: str) -> Any:
-    viewer_id = bindparam("viewer_id", type_=BigInteger)
-    # Kind 0 is the viewer's own row: that the account exists rides along with the flags.
-    viewer: Any = select(User.id.label("key"), literal_column("0").label("kind")).where(
-        User.id == viewer_id
-    )
-    favorited: Any = select(Favorite.article_id, literal_column("1")).where(
-        Favorite.user_id == viewer_id, one_of(Favorite.article_id, "article_ids", dialect)
-    )
-    following = followed_among(viewer_id, lambda ids: one_of(ids, "author_ids", dialect))
-    return viewer.union_all(favorited, following.add_columns(literal_column("2")))
-
-
 async def list_page(
-    session: AsyncSession, filters: ArticleFilter, *, limit: int, offset: int
-) -> tuple[list[ArticleRow], int]:
-    """One page, newest first, and the total count, as anyone sees them: one statement."""
+    session: AsyncSession,
+    filters: ArticleFilter,
+    *,
+    limit: int,
+    offset: int,
+    viewer_id: int | None,
+) -> Page:
+    """One page, newest first, as ``viewer_id`` sees it, and the total count: one
+    statement (two past the end of the list, three with a viewer)."""
     values = filters.values()
     kinds = frozenset(values)
-    rows = await read_rows(
-        session, _page_statement(kinds), {**values, "limit": limit, "offset": offset}
-    )
-    if not rows:
-        # Past the end, or nothing matches: no row carried the total.
-        return [], (await read_rows(session, _total_statement(kinds), values))[0]["total"]
-    return [ArticleRow.from_mapping(row) for row in rows], rows[0]["total"]
+    params = {**values, "limit": limit, "offset": offset}
+    if viewer_id is not None:
+        params["viewer_id"] = viewer_id
+    statement = _page_statement(kinds, with_viewer=viewer_id is not None)
+    rows = await read_rows(session, statement, params)
+    if rows:
+        found = rows[0]["viewer_found"] if viewer_id is not None else None
+        return Page([ArticleRow.from_mapping(row) for row in rows], rows[0]["total"], found)
+    # Past the end, or nothing matches: no row carried the total, nor the viewer.
+    total = (await read_rows(session, _total_statement(kinds), values))[0]["total"]
+    if viewer_id is None:
+        return Page([], total, None)
+    found = await read_rows(session, _VIEWER_FOUND, {"viewer_id": viewer_id})
+    return Page([], total, found[0]["viewer_found"])
 
 
-async def viewer_flags(
-    session: AsyncSession, viewer_id: int, rows: Sequence[ArticleRow]
-) -> ViewerFlags | None:
-    """Which of these articles the viewer favorited and which of their authors they
-    follow: one statement over three primary keys. None when the viewer's account does
-    not exist (any more)."""
-    params = {
-        "viewer_id": viewer_id,
-        "article_ids": [row.id for row in rows],
-        "author_ids": list({row.author.id for row in rows}),
-    }
-    statement = _flags_statement(session.get_bind().dialect.name)
-    found = [(row["key"], row["kind"]) for row in await read_rows(session, statement, params)]
-    if not any(kind == 0 for _, kind in found):
-        return None
-    favorited = frozenset[int](key for key, kind in found if kind == 1)
-    return ViewerFlags(favorited, frozenset(key for key, kind in found if kind == 2))
+_VIEWER_FOUND = _viewer_found()
 
 
 async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) -> ArticleRow | None:

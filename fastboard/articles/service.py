@@ -26,7 +26,7 @@ POPULAR_TAGS = 200
 ArticleJSON = dict[str, Any]
 
 
-def _summary_json(row: ArticleRow, *, favorited: bool, following: bool) -> ArticleJSON:
+def _summary_json(row: ArticleRow) -> ArticleJSON:
     return {
         "slug": row.slug,
         "title": row.title,
@@ -34,14 +34,14 @@ def _summary_json(row: ArticleRow, *, favorited: bool, following: bool) -> Artic
         "tagList": row.tags,
         "createdAt": iso_millis(row.created_at),
         "updatedAt": iso_millis(row.updated_at),
-        "favorited": favorited,
+        "favorited": row.favorited,
         "favoritesCount": row.favorites_count,
-        "author": profile_json(row.author, following=following),
+        "author": profile_json(row.author, following=row.author.following),
     }
 
 
 def _article_json(row: ArticleRow) -> ArticleJSON:
-    article = _summary_json(row, favorited=row.favorited, following=row.author.following)
+    article = _summary_json(row)
     article["body"] = row.body or ""
     return article
 
@@ -54,24 +54,15 @@ async def list_articles(
     limit: int,
     offset: int,
 ) -> tuple[list[ArticleJSON], int]:
-    """A page as anyone sees it, then the viewer's own flags on it. ``viewer_id`` comes
-    from a valid token: the flags' query also checks that the account exists."""
-    rows, total = await repository.list_page(session, filters, limit=limit, offset=offset)
-    if viewer_id is None:
-        return [_summary_json(row, favorited=False, following=False) for row in rows], total
-    flags = await repository.viewer_flags(session, viewer_id, rows)
-    if flags is None:
+    """A page as the viewer sees it. ``viewer_id`` comes from a valid token: the page's
+    query also checks that the account exists."""
+    page = await repository.list_page(
+        session, filters, limit=limit, offset=offset, viewer_id=viewer_id
+    )
+    if page.viewer_found is False:
         # What fastboard.auth answers for a token whose user it cannot find.
         raise Unauthorized("token is invalid or has expired", field="token")
-    articles = [
-        _summary_json(
-            row,
-            favorited=row.id in flags.favorited,
-            following=row.author.id in flags.following,
-        )
-        for row in rows
-    ]
-    return articles, total
+    return [_summary_json(row) for row in page.rows], page.total
 
 
 async def get(session: AsyncSession, slug: str, viewer: User | None) -> ArticleJSON:

@@ -3,7 +3,6 @@ that other domains' queries join."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -79,17 +78,6 @@ def author_columns(author_id: SQLColumnExpression[int], viewer_id: ViewerId) -> 
 def followed_by(follower_id: SQLColumnExpression[int]) -> Select[int]:
     """The ids of the users ``follower_id`` follows, as a subquery."""
     return select(Follow.followee_id).where(Follow.follower_id == follower_id)
-
-
-def followed_among(
-    follower_id: BindParameter[int],
-    among: Callable[[SQLColumnExpression[int]], ColumnElement[bool]],
-) -> Select[Any]:
-    """Which users ``follower_id`` follows among those ``among`` picks (given the followee
-    column, a condition on a list parameter): a range of the follows primary key."""
-    return select(Follow.followee_id).where(
-        Follow.follower_id == follower_id, among(Follow.followee_id)
-    )
 
 
 @cache
