@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+# Any SELECT, whatever its columns.
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 # Set in the ``info`` of sessions that only read, outside any transaction.
 AUTOCOMMIT_READS = "fastboard_autocommit_reads"
 _STATEMENT_LOG = logging.getLogger("sqlalchemy.engine.Engine")
@@ -66,7 +68,7 @@ class DriverStatement:
         return "".join(parts)
 
 
-def compile_for_driver(statement: Select[Any], dialect: Dialect) -> DriverStatement | None:
+def compile_for_driver(statement: AnySelect, dialect: Dialect) -> DriverStatement | None:
     """``statement`` as SQL for the driver; None when it needs Core at execution time:
     lists expanded per call (``IN``), or result columns the dialect has to convert.
 
@@ -79,7 +81,11 @@ def compile_for_driver(statement: Select[Any], dialect: Dialect) -> DriverStatem
     if compiled.post_compile_params:
         return None
     for column in statement.selected_columns:
-        if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+        try:
+            processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        except Exception:  # a processor that depends on the column's type code (numeric)
+            return None
+        if processor is not None:
             return None
     binds = compiled.binds
     required = {name for name, bind in binds.items() if bind.required}
@@ -109,9 +115,9 @@ class _Compiled:
     (module constants or cached builders), so this stays as small as the code."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[int, str], tuple[Select[Any], DriverStatement | None]] = {}
+        self._known: dict[tuple[int, str], tuple[AnySelect, DriverStatement | None]] = {}
 
-    def get(self, statement: Select[Any], dialect: Dialect) -> DriverStatement | None:
+    def get(self, statement: AnySelect, dialect: Dialect) -> DriverStatement | None:
         key = (id(statement), dialect.name)
         known = self._known.get(key)
         if known is None or known[0] is not statement:
@@ -123,7 +129,7 @@ class _Compiled:
 _compiled = _Compiled()
 
 
-def _driver_path(engine: AsyncEngine, statement: Select[Any]) -> DriverStatement | None:
+def _driver_path(engine: AsyncEngine, statement: AnySelect) -> DriverStatement | None:
     dialect = engine.dialect
     if dialect.driver != "asyncpg":
         return None
@@ -136,7 +142,7 @@ def _driver_path(engine: AsyncEngine, statement: Select[Any]) -> DriverStatement
 
 
 async def read_rows(
-    session: AsyncSession, statement: Select[Any], params: Mapping[str, Any]
+    session: AsyncSession, statement: AnySelect, params: Mapping[str, Any]
 ) -> Sequence[Row]:
     """The rows of ``statement`` with ``params``, read by column name.
 

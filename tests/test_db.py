@@ -9,11 +9,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from fastboard.articles.models import Tag
-from fastboard.db import SessionDep
+from fastboard.db import Database, ReadSessionDep, SessionDep
 from fastboard.errors import Invalid
+from fastboard.settings import Settings
 from tests.conftest import auth, create_article, register
 
 pytestmark = pytest.mark.anyio
@@ -145,3 +146,41 @@ async def test_a_failing_hook_neither_fails_the_write_nor_skips_the_others(
     assert user["username"]
     assert events == [frozenset({"users"})]
     assert "hook broke" in caplog.text
+
+
+# Read sessions: handed out by a plain dependency, closed once the request is answered.
+
+
+@pytest.mark.own_app  # it adds a route
+async def test_a_read_session_is_closed_after_the_request_even_when_it_fails(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    seen: list[AsyncSession] = []
+
+    @app.get("/test-read-then-fail")
+    async def read_then_fail(session: ReadSessionDep) -> None:
+        seen.append(session)
+        # Holds a connection until the session closes (ORM use, not read_rows).
+        assert await session.scalar(select(Tag.id).limit(1)) is None
+        raise Invalid("refused after reading")
+
+    response = await client.get("/test-read-then-fail")
+
+    assert response.status_code == 422
+    assert len(seen) == 1
+    assert not seen[0].in_transaction()
+    assert app.state.database.pool_status().get("checkedout", 0) == 0
+
+
+async def test_a_read_session_needs_the_middleware_that_closes_it(settings: Settings) -> None:
+    bare = FastAPI()
+    bare.state.database = Database(settings)
+
+    @bare.get("/read")
+    async def read(session: ReadSessionDep) -> None:
+        pass
+
+    transport = httpx.ASGITransport(app=bare)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        with pytest.raises(RuntimeError, match="CloseReadSessions"):
+            await client.get("/read")
