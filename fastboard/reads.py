@@ -147,8 +147,8 @@ async def read_rows(
     """The rows of ``statement`` with ``params``, read by column name.
 
     In a reader session that holds no connection yet, the statement borrows one from the
-    pool for itself alone; otherwise it runs on the session's connection (and in its
-    transaction, if any).
+    pool for itself alone; otherwise it runs on the session's connection, in its
+    transaction.
     """
     bind = session.bind
     if session.info.get(AUTOCOMMIT_READS) and isinstance(bind, AsyncEngine):
@@ -156,10 +156,13 @@ async def read_rows(
         if driver is not None and not session.in_transaction():
             return await _pooled_fetch(bind, driver, params)
     connection = await session.connection()
-    if session.info.get(AUTOCOMMIT_READS):
-        driver = _driver_path(connection.engine, statement)
-        if driver is not None:
-            pooled = await connection.get_raw_connection()
+    driver = _driver_path(connection.engine, statement)
+    if driver is not None:
+        pooled = await connection.get_raw_connection()
+        asyncpg_connection: Any = pooled.driver_connection
+        # A writer's transaction begins with its first statement through SQLAlchemy: a
+        # read before that goes through Core, which begins it.
+        if session.info.get(AUTOCOMMIT_READS) or asyncpg_connection.is_in_transaction():
             return await _fetch(pooled, connection.dialect, driver, params, invalidate=False)
     rows: Sequence[Row] = (await connection.execute(statement, params)).mappings().all()
     return rows
