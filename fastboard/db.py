@@ -283,6 +283,13 @@ def _record_statement(state: ORMExecuteState) -> None:
         state.session.info.setdefault(_WRITTEN, set()).add(table.name)
 
 
+def note_written(session: AsyncSession, *models: type[Base]) -> None:
+    """Count ``models``' tables among those the session wrote, for writes its own
+    bookkeeping cannot see (DML inside a WITH of another statement)."""
+    written = session.info.setdefault(_WRITTEN, set())
+    written.update(model.__tablename__ for model in models)
+
+
 def written_tables(session: AsyncSession) -> frozenset[str]:
     """The tables this session has written so far (ORM flushes and DML statements)."""
     return frozenset(session.info.get(_WRITTEN, ()))

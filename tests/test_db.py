@@ -108,6 +108,30 @@ async def test_a_committed_write_reports_its_tables_before_the_response_starts(
 
 
 @pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
+async def test_a_favorite_reports_the_favorites_and_the_counter_it_wrote(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # On PostgreSQL both writes are one statement, the favorite inside its WITH.
+    user = await register(client)
+    slug = (await create_article(client, user["token"]))["slug"]
+    events: list[object] = []
+    _hook_calls(app, events)
+
+    for method in ("POST", "DELETE", "DELETE"):
+        response = await client.request(
+            method, f"/api/articles/{slug}/favorite", headers=auth(user["token"])
+        )
+        assert response.status_code == 200, response.text
+
+    both = frozenset({"favorites", "articles"})
+    assert events[:2] == [both, both]
+    # The second unfavorite changes no row: it still reports the table it tried to write.
+    assert len(events) == 3
+    assert "favorites" in events[2]  # type: ignore[operator]
+    assert response.json()["article"]["favoritesCount"] == 0
+
+
+@pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
 async def test_reads_and_failed_writes_report_nothing(
     app: FastAPI, client: httpx.AsyncClient, alice: dict[str, Any]
 ) -> None:

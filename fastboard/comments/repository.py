@@ -100,7 +100,7 @@ async def add(
     session: AsyncSession, slug: str, *, author_id: int, body: str, now: datetime
 ) -> int | None:
     """Comment on the article at ``slug``; the new comment's id, None without such article."""
-    params = {"slug": slug, "author_id": author_id, "body": body, "now": now}
+    params = {"article_slug": slug, "author_id": author_id, "body": body, "now": now}
     comment_id: int | None = (await session.execute(_add_statement(), params)).scalar()
     return comment_id
 
