@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import SAFE_METHODS, ReadSessionDep, SessionDep
 from fastboard.errors import Unauthorized
-from fastboard.reads import read_rows
+from fastboard.prepared import read_rows
 from fastboard.security import VerifiedToken, verify_token
 from fastboard.settings import Settings
 from fastboard.users import repository

@@ -37,7 +37,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fastboard.reads import AUTOCOMMIT_READS
 from fastboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -152,6 +151,8 @@ def build_engine(settings: Settings) -> AsyncEngine:
 
 
 WRITE_INTENT = "fastboard_write_intent"
+# In the ``info`` of sessions that only read, outside any transaction (PostgreSQL).
+AUTOCOMMIT_READS = "fastboard_autocommit_reads"
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -213,7 +214,7 @@ class Database:
     def reader(self) -> async_sessionmaker[AsyncSession]:
         """Sessions for reads. On PostgreSQL they run in autocommit: a read is one or two
         statements, and skipping BEGIN and COMMIT saves two round trips per request; their
-        ``fastboard.reads.read_rows`` borrow a pooled connection per statement."""
+        ``fastboard.prepared.read_rows`` borrow a pooled connection per statement."""
         if self._reader is None:
             bind = self.engine
             info: dict[str, Any] = {}

@@ -43,10 +43,10 @@ from fastboard.articles.models import (
     Favorite,
     Tag,
 )
-from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates, note_written
+from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
+from fastboard.prepared import Row, read_rows, write_rows
 from fastboard.profiles.repository import Author, author_columns, followed_by
-from fastboard.reads import Row, read_rows
 from fastboard.users.models import User
 
 
@@ -427,10 +427,9 @@ def _counted_statement(toggle: Any, delta: int) -> Any:
 
 async def _toggle(session: AsyncSession, toggle: Any, params: dict[str, Any], delta: int) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        # One round trip instead of two. The favorites table is written inside the WITH,
-        # where the session's own bookkeeping does not look.
-        await session.execute(_counted_statement(toggle, delta), params)
-        note_written(session, Favorite)
+        # One round trip instead of two.
+        statement = _counted_statement(toggle, delta)
+        await write_rows(session, statement, params, writes=(Favorite, Article))
         return
     article_id = (await session.execute(toggle, params)).scalar()
     if article_id is not None:

@@ -14,8 +14,8 @@ from fastboard.articles.models import Article
 from fastboard.articles.repository import id_at_slug
 from fastboard.comments.models import Comment
 from fastboard.db import UTCDateTime
+from fastboard.prepared import Row, read_rows, write_rows
 from fastboard.profiles.repository import Author, author_columns
-from fastboard.reads import Row, read_rows
 from fastboard.users.models import User
 
 
@@ -101,8 +101,8 @@ async def add(
 ) -> int | None:
     """Comment on the article at ``slug``; the new comment's id, None without such article."""
     params = {"article_slug": slug, "author_id": author_id, "body": body, "now": now}
-    comment_id: int | None = (await session.execute(_add_statement(), params)).scalar()
-    return comment_id
+    added = await write_rows(session, _add_statement(), params, writes=(Comment,))
+    return int(added[0]["id"]) if added else None
 
 
 async def remove(session: AsyncSession, comment_id: int) -> None:

@@ -23,8 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import insert_ignoring_duplicates
+from fastboard.prepared import Row, read_rows
 from fastboard.profiles.models import Follow
-from fastboard.reads import Row, read_rows
 from fastboard.users.models import User
 
 # A viewer's id as a value, or as a bound parameter of a statement built once.

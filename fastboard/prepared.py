@@ -1,11 +1,12 @@
-"""Prebuilt SELECTs run as the driver's prepared statements, for the hot read paths.
+"""Prebuilt statements run as the driver's prepared statements, for the hot paths.
 
 A request that only reads (a reader session, autocommit on PostgreSQL) needs neither the
 ORM's unit of work nor Core's execution context per statement: on asyncpg a statement is
 compiled to SQL once, sent as a prepared statement on a connection borrowed from the
 engine's pool for that one statement, and its rows come back as the driver's records.
-Anything else (SQLite, a session that already holds a connection or writes, an engine
-with statement listeners or echo) runs the same statement through Core.
+A writer's statements, once its transaction has begun, go the same way on its connection.
+Anything else (SQLite, an engine with statement listeners or echo, a statement that
+needs Core at execution time) runs the same statement through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import Select
+from sqlalchemy import Select, UpdateBase
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-# Any SELECT, whatever its columns.
+from fastboard.db import AUTOCOMMIT_READS, Base, note_written
+
+# Any SELECT, whatever its columns; or an INSERT, UPDATE or DELETE.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
-# Set in the ``info`` of sessions that only read, outside any transaction.
-AUTOCOMMIT_READS = "fastboard_autocommit_reads"
+Statement: TypeAlias = AnySelect | UpdateBase
 _STATEMENT_LOG = logging.getLogger("sqlalchemy.engine.Engine")
 
 
@@ -68,9 +70,10 @@ class DriverStatement:
         return "".join(parts)
 
 
-def compile_for_driver(statement: AnySelect, dialect: Dialect) -> DriverStatement | None:
+def compile_for_driver(statement: Statement, dialect: Dialect) -> DriverStatement | None:
     """``statement`` as SQL for the driver; None when it needs Core at execution time:
-    lists expanded per call (``IN``), or result columns the dialect has to convert.
+    lists expanded per call (``IN``), column defaults made in Python (``default=``), or
+    result columns the dialect has to convert.
 
     A required ``literal_execute`` parameter must be an integer (LIMIT, OFFSET): it is
     written into the SQL per call. PostgreSQL plans a prepared statement anew on every
@@ -78,9 +81,10 @@ def compile_for_driver(statement: AnySelect, dialect: Dialect) -> DriverStatemen
     it cannot see makes it; with the numbers in the SQL the plan is made once.
     """
     compiled: Any = statement.compile(dialect=dialect)
-    if compiled.post_compile_params:
+    # Lists expanded per call, or column defaults computed in Python per execution.
+    if compiled.post_compile_params or compiled.insert_prefetch or compiled.update_prefetch:
         return None
-    for column in statement.selected_columns:
+    for column in statement.exported_columns:  # the SELECT's columns, or RETURNING's
         try:
             processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
         except Exception:  # a processor that depends on the column's type code (numeric)
@@ -115,9 +119,9 @@ class _Compiled:
     (module constants or cached builders), so this stays as small as the code."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[int, str], tuple[AnySelect, DriverStatement | None]] = {}
+        self._known: dict[tuple[int, str], tuple[Statement, DriverStatement | None]] = {}
 
-    def get(self, statement: AnySelect, dialect: Dialect) -> DriverStatement | None:
+    def get(self, statement: Statement, dialect: Dialect) -> DriverStatement | None:
         key = (id(statement), dialect.name)
         known = self._known.get(key)
         if known is None or known[0] is not statement:
@@ -129,7 +133,7 @@ class _Compiled:
 _compiled = _Compiled()
 
 
-def _driver_path(engine: AsyncEngine, statement: AnySelect) -> DriverStatement | None:
+def _driver_path(engine: AsyncEngine, statement: Statement) -> DriverStatement | None:
     dialect = engine.dialect
     if dialect.driver != "asyncpg":
         return None
@@ -165,6 +169,29 @@ async def read_rows(
         if session.info.get(AUTOCOMMIT_READS) or asyncpg_connection.is_in_transaction():
             return await _fetch(pooled, connection.dialect, driver, params, invalidate=False)
     rows: Sequence[Row] = (await connection.execute(statement, params)).mappings().all()
+    return rows
+
+
+async def write_rows(
+    session: AsyncSession,
+    statement: UpdateBase,
+    params: Mapping[str, Any],
+    *,
+    writes: Sequence[type[Base]],
+) -> Sequence[Row]:
+    """Run a prebuilt INSERT, UPDATE or DELETE in the session's transaction; the rows
+    its RETURNING gives, if any. ``writes``: the models whose tables it writes (those of
+    DML inside its WITH too), for the after-commit hooks."""
+    note_written(session, *writes)
+    connection = await session.connection()
+    driver = _driver_path(connection.engine, statement)
+    if driver is not None:
+        pooled = await connection.get_raw_connection()
+        asyncpg_connection: Any = pooled.driver_connection
+        if asyncpg_connection.is_in_transaction():
+            return await _fetch(pooled, connection.dialect, driver, params, invalidate=False)
+    result: Any = await session.execute(statement, params)
+    rows: Sequence[Row] = result.mappings().all() if result.returns_rows else []
     return rows
 
 

@@ -6,18 +6,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import BigInteger, Integer, Numeric, String, bindparam, cast, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from fastboard.articles.models import Tag
-from fastboard.db import Database, ReadSessionDep
-from fastboard.reads import compile_for_driver, read_rows
+from fastboard.db import Database, ReadSessionDep, written_tables
+from fastboard.prepared import compile_for_driver, read_rows, write_rows
 from fastboard.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -71,6 +84,10 @@ def test_integers_written_into_the_sql_are_numbers_only() -> None:
         ),
         pytest.param(select(literal("a", Shouting()).label("loud")), id="result-processor"),
         pytest.param(select(literal(1, Numeric()).label("n")), id="type-code-processor"),
+        pytest.param(
+            insert(Tag).values(name=bindparam("tag_name", type_=String)),
+            id="python-side-default",
+        ),
     ],
 )
 def test_what_needs_core_at_execution_time_is_left_to_core(statement: Any) -> None:
@@ -154,3 +171,27 @@ async def test_the_app_answers_503_when_a_read_loses_its_connection(
     assert response.status_code == 503, response.text
     assert (await client.get("/api/tags")).status_code == 200
     assert app.state.database.pool_status()["checkedout"] == 0
+
+
+async def test_writes_run_inside_the_sessions_transaction_and_report_their_tables(
+    database: Database,
+) -> None:
+    # Tags only: nothing else to set up. The first write begins the transaction (through
+    # SQLAlchemy), the second goes to the driver; the rollback takes back both.
+    tags: Table = Tag.__table__  # type: ignore[assignment]
+    values = {"name": bindparam("tag_name", type_=String), "articles_count": 0}
+    statement = insert(tags).values(values).returning(tags.c.id)
+    assert compile_for_driver(statement, ASYNCPG) is not None
+    names = [f"prepared-{uuid4().hex[:8]}" for _ in range(2)]
+    async with database.writer() as session:
+        ids = [
+            (await write_rows(session, statement, {"tag_name": name}, writes=(Tag,)))[0]["id"]
+            for name in names
+        ]
+        assert written_tables(session) == {"tags"}
+        await session.rollback()
+    async with database.reader() as session:
+        found = await read_rows(session, select(Tag.id).where(Tag.name.in_(names)), {})
+
+    assert len(set(ids)) == 2
+    assert list(found) == []
