@@ -9,13 +9,14 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
-from fastboard.db import SAFE_METHODS, SessionDep, utcnow
+from fastboard.db import SAFE_METHODS, ReadSessionDep, SessionDep, utcnow
 from fastboard.errors import Forbidden, Unauthorized
 from fastboard.fields import iso_millis
+from fastboard.prepared import read_rows
 from fastboard.security import VerifiedToken, verify_token
 from fastboard.settings import Settings
-from fastboard.users import repository
 from fastboard.users.models import User
 from fastboard.users.roles import Role
 
@@ -55,14 +56,17 @@ _USER_BY_ID = select(*User.__table__.columns).where(User.id == bindparam("id", t
 
 
 async def _user(session: AsyncSession, user_id: int, method: str) -> User | None:
+    # One row made into an instance costs a fraction of the ORM's identity-map load.
+    rows = await read_rows(session, _USER_BY_ID, {"id": user_id})
+    if not rows:
+        return None
+    user = User(**rows[0])
     if method not in SAFE_METHODS:
-        # Writes get the session's own instance: changes to it are flushed with the rest.
-        return await repository.get_by_id(session, user_id)
-    # A read only looks at the user: one Core row made into a detached instance costs
-    # a fraction of the ORM's identity-map load.
-    connection = await session.connection()
-    row = (await connection.execute(_USER_BY_ID, {"id": user_id})).mappings().first()
-    return None if row is None else User(**row)
+        # Writes get it as the session's own instance, as if the session had loaded it
+        # (its first look at this user): changes to it are flushed with the rest.
+        make_transient_to_detached(user)
+        session.add(user)
+    return user
 
 
 # Tokens already verified, (secret, token) -> whom, at which version and until when: a
@@ -130,14 +134,30 @@ def _admit(user: User | None, claims: VerifiedToken, method: str) -> User:
     return user
 
 
+async def _token_user(
+    session: AsyncSession, claims: VerifiedToken | None, method: str
+) -> User | None:
+    """The account a valid token speaks for, None without a token; the one check behind
+    both ``optional_user`` and ``optional_viewer``."""
+    if claims is None:
+        return None
+    return _admit(await _user(session, claims.user_id, method), claims, method)
+
+
 async def optional_user(
     request: Request,
     session: SessionDep,
     claims: Annotated[VerifiedToken | None, Depends(token_claims)],
 ) -> User | None:
-    if claims is None:
-        return None
-    return _admit(await _user(session, claims.user_id, request.method), claims, request.method)
+    return await _token_user(session, claims, request.method)
+
+
+async def optional_viewer(
+    session: ReadSessionDep,
+    claims: Annotated[VerifiedToken | None, Depends(token_claims)],
+) -> User | None:
+    """``optional_user`` for routes that only read (``ReadSessionDep``)."""
+    return await _token_user(session, claims, "GET")
 
 
 async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -147,6 +167,7 @@ async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> 
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
+OptionalViewer = Annotated[User | None, Depends(optional_viewer)]
 CurrentUser = Annotated[User, Depends(current_user)]
 # A valid token's claims, not looked up: whoever takes them must check in their own query
 # that the account exists at the token's version (articles.repository.viewer_flags does).

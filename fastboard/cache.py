@@ -468,6 +468,11 @@ class CachedAnswer:
         self._reading = _Reading(set(keys))
         self._noted: bytes | None = None
 
+    @property
+    def enabled(self) -> bool:
+        """Whether there is a cache to build on (the route is cacheable, Redis configured)."""
+        return self._cache is not None
+
     async def get(self, variant: str = "") -> Found | None:
         if self._cache is None:
             return None

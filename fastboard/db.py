@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastboard.settings import Settings
 
@@ -64,6 +72,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTCDateTime column")
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        # asyncpg reads timestamptz as UTC-aware datetimes already: no pass over every value.
+        if dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
@@ -138,6 +152,8 @@ def build_engine(settings: Settings) -> AsyncEngine:
 
 
 WRITE_INTENT = "fastboard_write_intent"
+# In the ``info`` of sessions that only read, outside any transaction (PostgreSQL).
+AUTOCOMMIT_READS = "fastboard_autocommit_reads"
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -214,12 +230,15 @@ class Database:
     @property
     def reader(self) -> async_sessionmaker[AsyncSession]:
         """Sessions for reads. On PostgreSQL they run in autocommit: a read is one or two
-        statements, and skipping BEGIN and COMMIT saves two round trips per request."""
+        statements, and skipping BEGIN and COMMIT saves two round trips per request; their
+        ``fastboard.prepared.read_rows`` borrow a pooled connection per statement."""
         if self._reader is None:
             bind = self.engine
+            info: dict[str, Any] = {}
             if not self.settings.is_sqlite:
                 bind = bind.execution_options(isolation_level="AUTOCOMMIT")
-            self._reader = async_sessionmaker(bind, expire_on_commit=False)
+                info[AUTOCOMMIT_READS] = True
+            self._reader = async_sessionmaker(bind, expire_on_commit=False, info=info)
         return self._reader
 
     @property
@@ -280,6 +299,13 @@ def _record_statement(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         table: Any = state.statement.table  # type: ignore[attr-defined]
         state.session.info.setdefault(_WRITTEN, set()).add(table.name)
+
+
+def note_written(session: AsyncSession, *models: type[Base]) -> None:
+    """Count ``models``' tables among those the session wrote, for writes its own
+    bookkeeping cannot see (DML inside a WITH of another statement)."""
+    written = session.info.setdefault(_WRITTEN, set())
+    written.update(model.__tablename__ for model in models)
 
 
 def written_tables(session: AsyncSession) -> frozenset[str]:
@@ -343,7 +369,10 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
-        await session.commit()
+        # Nothing began (reads on pooled connections): nothing to commit, though keys
+        # named for a write made elsewhere are still announced.
+        if session.in_transaction():
+            await session.commit()
         changes = written(session)
         if changes.tables or changes.keys:
             # Before the response goes out: the writer never reads its own write stale.
@@ -353,6 +382,48 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs before the response is sent, so a failed commit
 # becomes an error response instead of a 200 for data that was never stored.
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+_READ_SESSIONS = "fastboard.read_sessions"
+
+
+async def _read_session(request: Request) -> AsyncSession:
+    """A reader session with nothing to commit, closed by ``CloseReadSessions`` once the
+    request is answered: a plain dependency, which FastAPI solves for a fraction of what
+    a generator dependency (exit stack, cancel scope) costs on every request."""
+    opened: list[AsyncSession] | None = request.scope.get(_READ_SESSIONS)
+    if opened is None:
+        raise RuntimeError("ReadSessionDep needs the CloseReadSessions middleware")
+    database: Database = request.app.state.database
+    session = database.reader()
+    opened.append(session)
+    return session
+
+
+# For routes that only read: their statements run on pooled connections (PostgreSQL) or in
+# one read transaction (SQLite), and the session is closed after the response.
+ReadSessionDep = Annotated[AsyncSession, Depends(_read_session)]
+
+
+class CloseReadSessions:
+    """Closes the sessions ``ReadSessionDep`` handed out to a request once it is answered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        opened: list[AsyncSession] = []
+        scope[_READ_SESSIONS] = opened
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            for session in opened:
+                # Reads on pooled connections leave the session as it was made: nothing
+                # to close (closing still costs a greenlet switch).
+                if session.in_transaction() or session.identity_map or session.new:
+                    await session.close()
 
 
 async def insert_ignoring_duplicates(

@@ -35,7 +35,18 @@ def _not_blank(value: str) -> str:
 
 def iso_millis(value: datetime) -> str:
     # RealWorld clients expect e.g. 2024-05-01T12:00:00.000Z: fractional seconds and "Z".
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Formatted by hand: a list writes two per article, and isoformat() costs half more.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - the fastest here
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond // 1000,
+    )
 
 
 Username = Annotated[

@@ -124,12 +124,20 @@ class Metrics:
             for key, (suffix, doc) in POOL_FIGURES.items()
         }
         self._pool_sampled_at = -math.inf
+        # (method, route template, status) → that series' counter and histogram. Bounded
+        # as the labels are: known methods and OTHER, route templates, statuses.
+        self._http_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in KNOWN_METHODS else OTHER_METHOD
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (method if method in KNOWN_METHODS else OTHER_METHOD, route, status)
+        series = self._http_series.get(key)
+        if series is None:
+            # labels() validates and locks on every call: look each series up once.
+            labels = (key[0], route, str(status))
+            series = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._http_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def sample_pool(self, app: Starlette, *, force: bool = False) -> None:
         now = time.monotonic()

@@ -8,10 +8,12 @@ an extra task and a memory stream.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +38,28 @@ ROUTE_TEMPLATE = "fastboard.route_template"
 CLIENT_CLOSED_REQUEST = 499
 
 
+class _RequestIds:
+    """New request ids: 32 hex digits, a random half per process and a counter.
+
+    Unique like a uuid4 (the random half is drawn again in every forked worker) for a
+    fraction of its cost: no system call per request.
+    """
+
+    def __init__(self) -> None:
+        self._renew()
+        os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count(secrets.randbits(48))
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+_new_ids = _RequestIds()
+
+
 def request_id_from(scope: Scope) -> str:
     """The caller's ``X-Request-ID`` when it is safe to log and echo, else a new one."""
     for name, value in scope.get("headers", ()):
@@ -44,7 +68,7 @@ def request_id_from(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return _new_ids.new()
 
 
 def path_for_log(scope: Scope) -> str:
@@ -193,6 +217,8 @@ class RequestContext:
         method = scope["method"]
         metrics.observe_http(method, route, status, seconds)
         metrics.sample_pool(scope["app"])
+        if not access_log.isEnabledFor(logging.INFO):
+            return  # production logs at WARNING: build no line nobody writes
         duration_ms = round(seconds * 1000, 2)
         path = path_for_log(scope)
         access_log.info(

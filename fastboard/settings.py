@@ -30,10 +30,15 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     var_dir: Path = Path("var")
 
-    # Per worker: 5 workers (2 x 2 cores + 1) x (5 + 5) stays well under PostgreSQL's
-    # default max_connections of 100.
-    db_pool_size: int = Field(default=5, ge=1)
-    db_max_overflow: int = Field(default=5, ge=0)
+    # Per worker. Reads borrow a connection per statement, writes for their transaction,
+    # so a worker needs about as many as it has statements in flight: 16 covers 32
+    # clients on 2 workers. No overflow by default: SQLAlchemy closes an overflow
+    # connection as soon as it is returned, so steady load above the pool size opened and
+    # closed connections continuously (5 + 5 did under 32 clients; bench/README.md).
+    # 5 workers (2 x 2 cores + 1) x 16 = 80 stays under PostgreSQL's default
+    # max_connections of 100; more workers need a smaller pool or a larger server limit.
+    db_pool_size: int = Field(default=16, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     # Retire pooled connections after this many seconds, before a firewall, NAT or load
     # balancer idle timeout (often 5 minutes) drops them silently; -1: never.

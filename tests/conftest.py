@@ -179,6 +179,7 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
         "var_dir": var_dir,
         "migrate_on_start": False,
         "db_pool_size": 5,
+        "db_max_overflow": 5,
     }
     values.update(overrides)
     return Settings(**values)

@@ -9,12 +9,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, event, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from fastboard.articles.models import Tag
-from fastboard.db import SessionDep, Written, changed
+from fastboard.db import Database, ReadSessionDep, SessionDep, Written, changed
 from fastboard.errors import Invalid
 from fastboard.profiles.models import Follow
+from fastboard.settings import Settings
 from tests.conftest import auth, create_article, register
 
 pytestmark = pytest.mark.anyio
@@ -164,6 +165,32 @@ async def test_named_changes_alone_are_reported(app: FastAPI, client: httpx.Asyn
 
 
 @pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
+async def test_a_favorite_reports_the_favorites_and_the_counter_it_wrote(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # On PostgreSQL both writes are one statement, the favorite inside its WITH.
+    user = await register(client)
+    slug = (await create_article(client, user["token"]))["slug"]
+    events: list[object] = []
+    _hook_calls(app, events)
+
+    for method in ("POST", "DELETE", "DELETE"):
+        response = await client.request(
+            method, f"/api/articles/{slug}/favorite", headers=auth(user["token"])
+        )
+        assert response.status_code == 200, response.text
+
+    both = frozenset({"favorites", "articles"})
+    assert [written.tables for written in events[:2]] == [both, both]  # type: ignore[attr-defined]
+    # The second unfavorite changes no row: it still reports the table it tried to write,
+    # and names no key (nothing shown changed).
+    assert len(events) == 3
+    assert "favorites" in events[2].tables  # type: ignore[attr-defined]
+    assert events[2].keys == frozenset()  # type: ignore[attr-defined]
+    assert response.json()["article"]["favoritesCount"] == 0
+
+
+@pytest.mark.own_app  # its after-commit hooks would outlive it in a shared app
 async def test_reads_and_failed_writes_report_nothing(
     app: FastAPI, client: httpx.AsyncClient, alice: dict[str, Any]
 ) -> None:
@@ -202,3 +229,41 @@ async def test_a_failing_hook_neither_fails_the_write_nor_skips_the_others(
     assert user["username"]
     assert events == [Written(frozenset({"users"}), described=frozenset({"users"}))]
     assert "hook broke" in caplog.text
+
+
+# Read sessions: handed out by a plain dependency, closed once the request is answered.
+
+
+@pytest.mark.own_app  # it adds a route
+async def test_a_read_session_is_closed_after_the_request_even_when_it_fails(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    seen: list[AsyncSession] = []
+
+    @app.get("/test-read-then-fail")
+    async def read_then_fail(session: ReadSessionDep) -> None:
+        seen.append(session)
+        # Holds a connection until the session closes (ORM use, not read_rows).
+        assert await session.scalar(select(Tag.id).limit(1)) is None
+        raise Invalid("refused after reading")
+
+    response = await client.get("/test-read-then-fail")
+
+    assert response.status_code == 422
+    assert len(seen) == 1
+    assert not seen[0].in_transaction()
+    assert app.state.database.pool_status().get("checkedout", 0) == 0
+
+
+async def test_a_read_session_needs_the_middleware_that_closes_it(settings: Settings) -> None:
+    bare = FastAPI()
+    bare.state.database = Database(settings)
+
+    @bare.get("/read")
+    async def read(session: ReadSessionDep) -> None:
+        pass
+
+    transport = httpx.ASGITransport(app=bare)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        with pytest.raises(RuntimeError, match="CloseReadSessions"):
+            await client.get("/read")

@@ -1,15 +1,14 @@
 """Every query on articles, tags and favorites.
 
-Reads return ``ArticleRow`` values. A list page is one SELECT, the same for every viewer
-(author joined, tags one aggregated string, the total alongside); a signed-in viewer's
-``favorited`` and ``following`` on that page come from one small query of their own,
-which also finds the viewer's account. One article is one SELECT with the viewer's flags
-as EXISTS columns.
+Reads return ``ArticleRow`` values. A list page is one SELECT (author joined, tags one
+aggregated string, the total alongside, and for a signed-in viewer their ``favorited``
+and ``following`` as EXISTS columns and whether their account exists). One article is
+one SELECT with the viewer's flags as EXISTS columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -48,6 +47,7 @@ from fastboard.articles.models import (
 from fastboard.boards.models import Board
 from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
+from fastboard.prepared import Row, read_rows, write_rows
 from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
 from fastboard.users.models import User
 
@@ -68,7 +68,7 @@ class ArticleRow:
     board: str
 
     @classmethod
-    def from_mapping(cls, row: Mapping[Any, Any]) -> ArticleRow:
+    def from_mapping(cls, row: Row) -> ArticleRow:
         joined = row["tags"]
         return cls(
             row["id"],
@@ -96,6 +96,14 @@ class ViewerFlags:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[ArticleRow]
+    total: int
+    # Whether the viewer's account exists; None when there is no viewer.
+    viewer_found: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleFilter:
     tag: str | None = None
     author: str | None = None
@@ -118,9 +126,10 @@ class ArticleFilter:
 # Statements are built once per shape (which filters, whether there is a viewer) and take
 # their values as bound parameters. Building a SELECT of this size costs more CPU than
 # PostgreSQL spends answering it; a prebuilt one also hits the compiled-SQL cache and
-# asyncpg's prepared statements directly.
-_LIMIT = bindparam("limit", type_=Integer)
-_OFFSET = bindparam("offset", type_=Integer)
+# asyncpg's prepared statements directly. LIMIT and OFFSET are written into the SQL
+# (``literal_execute``): a page size PostgreSQL cannot see makes it plan every execution.
+_LIMIT = bindparam("limit", type_=Integer, literal_execute=True)
+_OFFSET = bindparam("offset", type_=Integer, literal_execute=True)
 
 
 def _viewer_id(with_viewer: bool) -> BindParameter[int] | None:
@@ -203,15 +212,15 @@ def _total(kinds: frozenset[str]) -> Select[Any]:
     # many articles there are. (A missing row reads as 0.)
     if not kinds:
         stored = select(ArticleCount.articles).where(ArticleCount.scope == ALL_ARTICLES)
-        return select(func.coalesce(stored.scalar_subquery(), 0))
+        return select(func.coalesce(stored.scalar_subquery(), 0).label("total"))
     if kinds == {"tag"}:
         stored = select(Tag.articles_count).where(Tag.name == bindparam("tag", type_=String))
-        return select(func.coalesce(stored.scalar_subquery(), 0))
+        return select(func.coalesce(stored.scalar_subquery(), 0).label("total"))
     if kinds == {"board"}:
         stored = select(Board.articles_count).where(Board.slug == bindparam("board", type_=String))
-        return select(func.coalesce(stored.scalar_subquery(), 0))
+        return select(func.coalesce(stored.scalar_subquery(), 0).label("total"))
     # The other filters select a few users' articles: counting them reads that much only.
-    count = select(func.count()).select_from(Article)
+    count = select(func.count().label("total")).select_from(Article)
     # Only the author filter needs the users table; without it the count is an
     # index-only scan of articles.
     if "author" in kinds:
@@ -219,15 +228,27 @@ def _total(kinds: frozenset[str]) -> Select[Any]:
     return count.where(*_where(kinds))
 
 
+def _viewer_found() -> Select[Any]:
+    """Whether the viewer's account exists at the token's version, as a one-value SELECT."""
+    # Aliased: inside a page, which joins users as authors, it must not be correlated.
+    viewer = aliased(User)
+    found = exists().where(
+        viewer.id == bindparam("viewer_id", type_=BigInteger),
+        viewer.token_version == bindparam("token_version", type_=Integer),
+    )
+    return select(found.label("viewer_found"))
+
+
 @cache
-def _page_statement(kinds: frozenset[str]) -> Select[Any]:
-    # The total rides along as an uncorrelated scalar subquery, which the database
-    # evaluates once: the page and its count cost one round trip.
+def _page_statement(kinds: frozenset[str], *, with_viewer: bool) -> Select[Any]:
+    # The total (and whether the viewer exists) ride along as uncorrelated scalar
+    # subqueries, which the database evaluates once: a page costs one round trip.
     total = _total(kinds).correlate(None).scalar_subquery().label("total")
+    page = _select_rows(with_viewer=with_viewer, with_body=False).add_columns(total)
+    if with_viewer:
+        page = page.add_columns(_viewer_found().scalar_subquery().label("viewer_found"))
     return (
-        _select_rows(with_viewer=False, with_body=False)
-        .add_columns(total)
-        .where(*_where(kinds))
+        page.where(*_where(kinds))
         .order_by(Article.created_at.desc(), Article.id.desc())
         .limit(_LIMIT)
         .offset(_OFFSET)
@@ -269,18 +290,31 @@ async def _read(session: AsyncSession, statement: Any, params: dict[str, Any]) -
 
 
 async def list_page(
-    session: AsyncSession, filters: ArticleFilter, *, limit: int, offset: int
-) -> tuple[list[ArticleRow], int]:
-    """One page, newest first, and the total count, as anyone sees them: one statement."""
+    session: AsyncSession,
+    filters: ArticleFilter,
+    *,
+    limit: int,
+    offset: int,
+    viewer: tuple[int, int] | None,
+) -> Page:
+    """One page, newest first, as ``viewer`` (a token's user id and version) sees it, and
+    the total count: one statement (two past the end of the list, three with a viewer).
+    The page also says whether the viewer's account exists at that version."""
     values = filters.values()
     kinds = frozenset(values)
-    rows = await _read(
-        session, _page_statement(kinds), {**values, "limit": limit, "offset": offset}
-    )
-    if not rows:
-        # Past the end, or nothing matches: no row carried the total.
-        return [], (await _read(session, _total_statement(kinds), values))[0][0]
-    return [ArticleRow.from_mapping(row._mapping) for row in rows], rows[0].total
+    params = {**values, "limit": limit, "offset": offset}
+    viewing = {} if viewer is None else {"viewer_id": viewer[0], "token_version": viewer[1]}
+    statement = _page_statement(kinds, with_viewer=viewer is not None)
+    rows = await read_rows(session, statement, {**params, **viewing})
+    if rows:
+        found = rows[0]["viewer_found"] if viewer is not None else None
+        return Page([ArticleRow.from_mapping(row) for row in rows], rows[0]["total"], found)
+    # Past the end, or nothing matches: no row carried the total, nor the viewer.
+    total = (await read_rows(session, _total_statement(kinds), values))[0]["total"]
+    if viewer is None:
+        return Page([], total, None)
+    found = await read_rows(session, _VIEWER_FOUND, viewing)
+    return Page([], total, found[0]["viewer_found"])
 
 
 async def viewer_flags(
@@ -310,12 +344,15 @@ async def viewer_flags_on(
     return ViewerFlags(favorited, frozenset(key for key, kind in found if kind == 2))
 
 
+_VIEWER_FOUND = _viewer_found()
+
+
 async def get_row(session: AsyncSession, slug: str, *, viewer_id: int | None) -> ArticleRow | None:
     params: dict[str, Any] = {"slug": slug}
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
-    found = await _read(session, _row_statement(with_viewer=viewer_id is not None), params)
-    return ArticleRow.from_mapping(found[0]._mapping) if found else None
+    found = await read_rows(session, _row_statement(with_viewer=viewer_id is not None), params)
+    return ArticleRow.from_mapping(found[0]) if found else None
 
 
 async def get_by_slug(
@@ -411,14 +448,16 @@ async def _bump_tags(session: AsyncSession, tag_ids: Any, delta: int) -> None:
     )
 
 
+_POPULAR_TAGS = (
+    select(Tag.name)
+    .where(Tag.articles_count > 0)
+    .order_by(Tag.articles_count.desc(), Tag.name)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 async def popular_tags(session: AsyncSession, limit: int) -> list[str]:
-    query = (
-        select(Tag.name)
-        .where(Tag.articles_count > 0)
-        .order_by(Tag.articles_count.desc(), Tag.name)
-        .limit(limit)
-    )
-    return list(await session.scalars(query))
+    return [row["name"] for row in await read_rows(session, _POPULAR_TAGS, {"limit": limit})]
 
 
 def _table(model: type[Base]) -> Table:
@@ -427,8 +466,9 @@ def _table(model: type[Base]) -> Table:
 
 
 def id_at_slug() -> Select[Any]:
-    """The id of the article at the bound parameter ``slug``, for statements to embed."""
-    return select(Article.id).where(Article.slug == bindparam("slug", type_=String))
+    """The id of the article at the bound parameter ``article_slug``, for statements to
+    embed. (Not ``slug``: in an UPDATE of articles that name is the column's own.)"""
+    return select(Article.id).where(Article.slug == bindparam("article_slug", type_=String))
 
 
 @cache
@@ -458,24 +498,48 @@ def _unfavorite_statement() -> Any:
     )
 
 
+@cache
+def _counted_statement(toggle: Any, delta: int) -> Any:
+    """``toggle`` (returning the article's id when it changed a row) and the article's
+    counter moved by ``delta`` in one statement: PostgreSQL runs DML in a WITH."""
+    changed = toggle.cte("changed")
+    articles = _table(Article)
+    return (
+        update(articles)
+        .where(articles.c.id.in_(select(changed.c.article_id)))
+        .values(favorites_count=articles.c.favorites_count + delta)
+        .returning(articles.c.id)
+    )
+
+
+async def _toggle(
+    session: AsyncSession, toggle: Any, params: dict[str, Any], delta: int
+) -> int | None:
+    """The article's id when ``toggle`` changed a row, its counter moved along."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip instead of two.
+        statement = _counted_statement(toggle, delta)
+        moved = await write_rows(session, statement, params, writes=(Favorite, Article))
+        return int(moved[0]["id"]) if moved else None
+    article_id: int | None = (await session.execute(toggle, params)).scalar()
+    if article_id is not None:
+        # Relative update: concurrent favorites of one article never lose a count.
+        await session.execute(_BUMP_FAVORITES, {"article_id": article_id, "delta": delta})
+    return article_id
+
+
 async def favorite(session: AsyncSession, user_id: int, slug: str, now: datetime) -> int | None:
     """Favorite the article at ``slug`` unless already done (or there is no such article);
     the article's id when a favorite was added."""
     dialect = session.get_bind().dialect.name
-    params = {"user_id": user_id, "slug": slug, "now": now}
-    article_id: int | None = (await session.execute(_favorite_statement(dialect), params)).scalar()
-    if article_id is not None:
-        await _bump_favorites(session, article_id, +1)
-    return article_id
+    params = {"user_id": user_id, "article_slug": slug, "now": now}
+    return await _toggle(session, _favorite_statement(dialect), params, +1)
 
 
 async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> int | None:
     """The article's id when a favorite was removed."""
-    params = {"user_id": user_id, "slug": slug}
-    article_id: int | None = (await session.execute(_unfavorite_statement(), params)).scalar()
-    if article_id is not None:
-        await _bump_favorites(session, article_id, -1)
-    return article_id
+    params = {"user_id": user_id, "article_slug": slug}
+    return await _toggle(session, _unfavorite_statement(), params, -1)
 
 
 _BUMP_FAVORITES = (
@@ -483,11 +547,6 @@ _BUMP_FAVORITES = (
     .where(Article.id == bindparam("article_id", type_=BigInteger))
     .values(favorites_count=Article.favorites_count + bindparam("delta", type_=Integer))
 )
-
-
-async def _bump_favorites(session: AsyncSession, article_id: int, delta: int) -> None:
-    # Relative update: concurrent favorites of one article never lose a count.
-    await session.execute(_BUMP_FAVORITES, {"article_id": article_id, "delta": delta})
 
 
 async def drop_favorites_of(session: AsyncSession, user_id: int) -> None:

@@ -14,9 +14,9 @@ from fastboard.articles.schemas import (
     TagsResponse,
     UpdateArticleRequest,
 )
-from fastboard.auth import CurrentUser, OptionalUser, RequiredTokenClaims, TokenClaims
+from fastboard.auth import CurrentUser, OptionalViewer, RequiredTokenClaims, TokenClaims
 from fastboard.cache import CachedAnswerDep, cacheable
-from fastboard.db import SessionDep
+from fastboard.db import ReadSessionDep, SessionDep
 from fastboard.fields import Reason
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
@@ -44,7 +44,7 @@ ReasonQuery = Annotated[
 )
 @cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User, Follow, anonymous=False)
 async def feed(
-    session: SessionDep,
+    session: ReadSessionDep,
     token: RequiredTokenClaims,
     shared: CachedAnswerDep,
     limit: Limit = 20,
@@ -63,7 +63,7 @@ async def feed(
 )
 @cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
 async def list_articles(
-    session: SessionDep,
+    session: ReadSessionDep,
     token: TokenClaims,
     shared: CachedAnswerDep,
     tag: FilterName = None,
@@ -111,7 +111,7 @@ async def create_article(
     responses=error_responses(404, 422),
 )
 @cacheable(Article, ArticleTag, Tag, User)
-async def get_article(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
+async def get_article(slug: Slug, session: ReadSessionDep, viewer: OptionalViewer) -> Response:
     return JSONBytes({"article": await service.get(session, slug, viewer)})
 
 
@@ -179,5 +179,5 @@ async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Resp
     responses=error_responses(422),
 )
 @cacheable(Tag)
-async def list_tags(session: SessionDep) -> Response:
+async def list_tags(session: ReadSessionDep) -> Response:
     return JSONBytes({"tags": await service.popular_tags(session)})

@@ -19,13 +19,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.articles.models import Article
 from fastboard.articles.repository import id_at_slug
 from fastboard.comments.models import Comment
 from fastboard.db import UTCDateTime
+from fastboard.prepared import Row, read_rows, write_rows
 from fastboard.profiles.repository import Author, author_columns
 from fastboard.users.models import User
 
@@ -39,7 +39,7 @@ class CommentRow:
     author: Author
 
     @classmethod
-    def from_mapping(cls, row: RowMapping) -> CommentRow:
+    def from_mapping(cls, row: Row) -> CommentRow:
         return cls(
             id=row["id"],
             body=row["body"],
@@ -79,9 +79,7 @@ async def for_article(
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
     statement = _for_article_statement(with_viewer=viewer_id is not None)
-    # Core on the session's connection: plain columns need none of the ORM's machinery.
-    connection = await session.connection()
-    rows = (await connection.execute(statement, params)).mappings().all()
+    rows = await read_rows(session, statement, params)
     if not rows:
         return None
     return [CommentRow.from_mapping(row) for row in rows if row["id"] is not None]
@@ -114,9 +112,9 @@ async def add(
     session: AsyncSession, slug: str, *, author_id: int, body: str, now: datetime
 ) -> int | None:
     """Comment on the article at ``slug``; the new comment's id, None without such article."""
-    params = {"slug": slug, "author_id": author_id, "body": body, "now": now}
-    comment_id: int | None = (await session.execute(_add_statement(), params)).scalar()
-    return comment_id
+    params = {"article_slug": slug, "author_id": author_id, "body": body, "now": now}
+    added = await write_rows(session, _add_statement(), params, writes=(Comment,))
+    return int(added[0]["id"]) if added else None
 
 
 async def article_is_locked(session: AsyncSession, slug: str) -> bool:

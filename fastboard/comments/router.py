@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from fastboard.articles.models import Article
-from fastboard.auth import CurrentUser, OptionalUser
+from fastboard.auth import CurrentUser, OptionalViewer
 from fastboard.cache import cacheable
 from fastboard.comments import service
 from fastboard.comments.models import Comment
@@ -14,7 +14,7 @@ from fastboard.comments.schemas import (
     NewCommentRequest,
     SingleCommentResponse,
 )
-from fastboard.db import SessionDep
+from fastboard.db import ReadSessionDep, SessionDep
 from fastboard.fields import Reason
 from fastboard.openapi import error_responses
 from fastboard.responses import JSONBytes
@@ -34,7 +34,7 @@ CommentId = Annotated[int, Path(alias="id", description="The comment's id", ge=1
     responses=error_responses(401, 404, 422),
 )
 @cacheable(Comment, Article, User)
-async def list_comments(slug: Slug, session: SessionDep, viewer: OptionalUser) -> Response:
+async def list_comments(slug: Slug, session: ReadSessionDep, viewer: OptionalViewer) -> Response:
     return JSONBytes({"comments": await service.list_for(session, slug, viewer)})
 
 

@@ -3,15 +3,18 @@ that other domains' queries join."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     ColumnElement,
     Select,
     SQLColumnExpression,
+    String,
+    bindparam,
     delete,
     exists,
     false,
@@ -20,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import insert_ignoring_duplicates
+from fastboard.prepared import Row, read_rows
 from fastboard.profiles.models import Follow
 from fastboard.users.models import User
 
@@ -39,7 +43,7 @@ class Author:
     role: str = "user"
 
     @classmethod
-    def from_mapping(cls, row: Mapping[Any, Any]) -> Author:
+    def from_mapping(cls, row: Row) -> Author:
         return cls(
             id=row["author_id"],
             username=row["author_username"],
@@ -79,6 +83,13 @@ def followed_by(follower_id: SQLColumnExpression[int]) -> Select[int]:
     return select(Follow.followee_id).where(Follow.follower_id == follower_id)
 
 
+@cache
+def _author_statement(*, with_viewer: bool) -> Select[Any]:
+    viewer_id = bindparam("viewer_id", type_=BigInteger) if with_viewer else None
+    username = bindparam("username", type_=String)
+    return select(*author_columns(User.id, viewer_id)).where(User.username == username)
+
+
 def followed_among(follower_id: BindParameter[int], user_ids: BindParameter[Any]) -> Select[Any]:
     """Which of ``user_ids`` (an expanding parameter) ``follower_id`` follows: a range of
     the follows primary key."""
@@ -90,9 +101,12 @@ def followed_among(follower_id: BindParameter[int], user_ids: BindParameter[Any]
 async def get_author(
     session: AsyncSession, username: str, *, viewer_id: int | None
 ) -> Author | None:
-    query = select(*author_columns(User.id, viewer_id)).where(User.username == username)
-    row = (await session.execute(query)).mappings().first()
-    return Author.from_mapping(row) if row is not None else None
+    params: dict[str, Any] = {"username": username}
+    if viewer_id is not None:
+        params["viewer_id"] = viewer_id
+    statement = _author_statement(with_viewer=viewer_id is not None)
+    rows = await read_rows(session, statement, params)
+    return Author.from_mapping(rows[0]) if rows else None
 
 
 async def follow(session: AsyncSession, follower_id: int, followee_id: int) -> None:

@@ -395,8 +395,8 @@ async def test_unfollowing_removes_the_author_from_the_feed(
 async def test_a_token_whose_user_is_gone_reads_nothing(
     client: httpx.AsyncClient, alice: dict[str, Any], settings: Settings, path: str
 ) -> None:
-    # Lists check the account in the query that reads the viewer's flags, after the page:
-    # an empty page or an unknown tag must not let the token through either.
+    # Lists check the account in the page's own query, and with a query of its own when
+    # the page is empty: an empty page or an unknown tag must not let the token through.
     slug = (await create_article(client, alice["token"]))["slug"]
     ghost = create_token(987_654, settings)
 

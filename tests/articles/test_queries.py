@@ -1,9 +1,8 @@
 """Statement counts: a page costs the same whatever its size (no N+1).
 
-A list is the page as anyone sees it (author, tags and total count in one statement) and,
-signed in, one query for the viewer's flags on that page that also finds their account.
-Other reads load the viewer's user row (when a token is sent), then: one statement for a
-single article; one joined query for comments.
+A list page is one statement: author, tags, total count and, signed in, the viewer's
+flags and whether their account exists. Other reads load the viewer's user row (when a
+token is sent), then: one statement for a single article; one joined query for comments.
 """
 
 from __future__ import annotations
@@ -32,9 +31,9 @@ def without_read_cache(app: FastAPI, settings: Settings) -> None:
 
 ARTICLES_PER_AUTHOR = 8
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
-# The page (author, tags and total in one), then the viewer's flags with their account.
-LIST_STATEMENTS = 2
-ANONYMOUS_LIST_STATEMENTS = 1  # the page
+# The page: author, tags, total, the viewer's flags and account, all in one.
+LIST_STATEMENTS = 1
+ANONYMOUS_LIST_STATEMENTS = 1
 ARTICLE_STATEMENTS = 2  # user + article (author, favorited, following, tags in one)
 COMMENTS_STATEMENTS = 2  # user + comments (article and authors joined in)
 
@@ -110,7 +109,7 @@ async def test_a_list_page_costs_the_same_statements_whatever_its_size(
     assert all(len(article["tagList"]) == 3 for article in large.json()["articles"])
     assert small_count == large_count == LIST_STATEMENTS
     if path != "/api/articles/feed":
-        # Without a token only the flags' query goes.
+        # Without a token the page costs the same one statement.
         _, anonymous_small = await run_counted(
             client, count_queries, path, None, {**params, "limit": 1}
         )
@@ -128,7 +127,7 @@ async def test_a_page_past_the_end_still_reports_the_total(
     )
 
     assert response.json() == {"articles": [], "articlesCount": 1}
-    assert count == 3  # the empty page + a count of its own + the viewer's flags
+    assert count == 3  # the empty page + a count of its own + the viewer's account
 
 
 async def test_reading_one_article_costs_a_fixed_number_of_statements(

@@ -1,0 +1,197 @@
+"""Prebuilt SELECTs on the driver's prepared statements: what is compiled for the driver,
+and a reader session borrowing a pooled connection per statement (PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeDecorator
+
+from fastboard.articles.models import Tag
+from fastboard.db import Database, ReadSessionDep, written_tables
+from fastboard.prepared import compile_for_driver, read_rows, write_rows
+from fastboard.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+ASYNCPG = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+
+
+class Shouting(TypeDecorator[str]):
+    """A type whose values the dialect must convert on the way out."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else value.upper()
+
+
+def test_parameters_are_laid_out_in_the_drivers_order_with_constants_filled_in() -> None:
+    statement = select(Tag.name).where(
+        Tag.id == bindparam("id", type_=BigInteger),
+        Tag.name != "hidden",
+        Tag.articles_count >= bindparam("least", type_=Integer),
+    )
+
+    driver = compile_for_driver(statement, ASYNCPG)
+
+    assert driver is not None
+    assert driver.sql.count("$") == 3
+    assert driver.arguments({"least": 2, "id": 7}) == [7, "hidden", 2]
+
+
+def test_integers_written_into_the_sql_are_numbers_only() -> None:
+    limit = bindparam("limit", type_=Integer, literal_execute=True)
+    offset = bindparam("offset", type_=Integer, literal_execute=True)
+    statement = select(Tag.name).order_by(Tag.name).limit(limit).offset(offset)
+
+    driver = compile_for_driver(statement, ASYNCPG)
+
+    assert driver is not None
+    assert driver.sql_for({"limit": 20, "offset": 40}).endswith("LIMIT 20 OFFSET 40")
+    assert driver.arguments({"limit": 20, "offset": 40}) == []
+    with pytest.raises(ValueError, match="invalid literal"):
+        driver.sql_for({"limit": "1; DROP TABLE tags", "offset": 0})
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(
+            select(Tag.name).where(Tag.id.in_(bindparam("ids", expanding=True))), id="in-list"
+        ),
+        pytest.param(select(literal("a", Shouting()).label("loud")), id="result-processor"),
+        pytest.param(select(literal(1, Numeric()).label("n")), id="type-code-processor"),
+        pytest.param(
+            insert(Tag).values(name=bindparam("tag_name", type_=String)),
+            id="python-side-default",
+        ),
+    ],
+)
+def test_what_needs_core_at_execution_time_is_left_to_core(statement: Any) -> None:
+    assert compile_for_driver(statement, ASYNCPG) is None
+
+
+# PostgreSQL: a reader session of an app whose pool is really used (not a test's connection).
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    if settings.is_sqlite:
+        pytest.skip("the driver path is asyncpg's")
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def test_each_read_borrows_a_pooled_connection_and_gives_it_back(
+    database: Database,
+) -> None:
+    statement = select(func.now().label("now"), literal(1, Integer).label("one"))
+    async with database.reader() as session:
+        rows = await read_rows(session, statement, {})
+        assert database.pool_status()["checkedout"] == 0
+        assert not session.in_transaction()
+        again = await read_rows(session, statement, {})
+
+    assert rows[0]["one"] == again[0]["one"] == 1
+    assert rows[0]["now"].tzinfo is not None
+    assert rows[0]["now"].astimezone(UTC) <= datetime.now(UTC)
+    assert database.pool_status()["checkedin"] == 1  # the same connection, twice
+
+
+async def test_a_failing_statement_raises_what_core_would(database: Database) -> None:
+    statement = select(cast(bindparam("text", type_=String), Integer).label("number"))
+    assert compile_for_driver(statement, ASYNCPG) is not None
+    async with database.reader() as session:
+        with pytest.raises(DBAPIError) as raised:
+            await read_rows(session, statement, {"text": "twelve"})
+        rows = await read_rows(session, select(literal(2, Integer).label("two")), {})
+
+    assert "invalid input syntax for type integer" in str(raised.value)
+    assert not raised.value.connection_invalidated
+    assert rows[0]["two"] == 2
+    assert database.pool_status()["checkedout"] == 0
+
+
+async def test_a_connection_lost_mid_statement_is_discarded_not_pooled(
+    database: Database,
+) -> None:
+    suicide = select(func.pg_terminate_backend(func.pg_backend_pid()).label("gone"))
+    async with database.reader() as session:
+        await read_rows(session, select(literal(1, Integer).label("one")), {})
+        with pytest.raises(DBAPIError) as raised:
+            await read_rows(session, suicide, {})
+        assert raised.value.connection_invalidated
+        rows = await read_rows(session, select(literal(3, Integer).label("three")), {})
+
+    assert rows[0]["three"] == 3  # on a new connection
+    assert database.pool_status()["checkedout"] == 0
+
+
+@pytest.mark.own_app  # it adds a route, and loses a pooled connection
+async def test_the_app_answers_503_when_a_read_loses_its_connection(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("the driver path is asyncpg's")
+
+    @app.get("/test-lost")
+    async def lost(session: ReadSessionDep) -> dict[str, Any]:
+        suicide = select(func.pg_terminate_backend(func.pg_backend_pid()).label("gone"))
+        await read_rows(session, suicide, {})
+        return {}
+
+    response = await client.get("/test-lost")
+
+    assert response.status_code == 503, response.text
+    assert (await client.get("/api/tags")).status_code == 200
+    assert app.state.database.pool_status()["checkedout"] == 0
+
+
+async def test_writes_run_inside_the_sessions_transaction_and_report_their_tables(
+    database: Database,
+) -> None:
+    # Tags only: nothing else to set up. The first write begins the transaction (through
+    # SQLAlchemy), the second goes to the driver; the rollback takes back both.
+    tags: Table = Tag.__table__  # type: ignore[assignment]
+    values = {"name": bindparam("tag_name", type_=String), "articles_count": 0}
+    statement = insert(tags).values(values).returning(tags.c.id)
+    assert compile_for_driver(statement, ASYNCPG) is not None
+    names = [f"prepared-{uuid4().hex[:8]}" for _ in range(2)]
+    async with database.writer() as session:
+        ids = [
+            (await write_rows(session, statement, {"tag_name": name}, writes=(Tag,)))[0]["id"]
+            for name in names
+        ]
+        assert written_tables(session) == {"tags"}
+        await session.rollback()
+    async with database.reader() as session:
+        found = await read_rows(session, select(Tag.id).where(Tag.name.in_(names)), {})
+
+    assert len(set(ids)) == 2
+    assert list(found) == []
