@@ -29,6 +29,8 @@ from fastboard.comments.router import router as comments_router
 from fastboard.db import Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import RejectNulBytes
+from fastboard.live.events import install_live
+from fastboard.live.router import router as live_router
 from fastboard.logs import configure_logging
 from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
@@ -71,6 +73,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         try:
+            # Under Uvicorn its clients were told 1012 already; under other servers, now.
+            await app.state.live.close()
             await app.state.read_cache.close()
         finally:
             await app.state.database.dispose()
@@ -86,6 +90,7 @@ def _api_router() -> APIRouter:
         tags_router,
         moderation_router,
         boards_router,
+        live_router,
     )
     for router in routers:
         api.include_router(router)
@@ -158,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings)
 
     install_error_handlers(app)
+    install_live(app, settings, app.state.database)
     app.include_router(_api_router())
     app.include_router(health.router)
     app.include_router(metrics.router)
