@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
@@ -174,11 +175,14 @@ async def test_bad_tokens_and_suspended_accounts_are_closed_with_their_codes(
             await send(ws, {"type": "auth", "token": alice["token"] + "x"})
             with pytest.raises(ConnectionClosed) as invalid:
                 await receive(ws)
-        async with live_app.state.database.writer() as session:
-            until = utcnow().replace(year=utcnow().year + 1)
-            await session.execute(update(User).values(suspended_until=until))
-            await session.commit()
-        await live_app.state.database.dispose()
+        # An engine of the test's own: the app's belongs to the server's event loop.
+        engine = create_async_engine(live_app.state.settings.database_url)
+        try:
+            async with engine.begin() as connection:
+                until = utcnow().replace(year=utcnow().year + 1)
+                await connection.execute(update(User).values(suspended_until=until))
+        finally:
+            await engine.dispose()
         async with connect(ws_url(live_server)) as ws:
             await send(ws, {"type": "auth", "token": alice["token"]})
             with pytest.raises(ConnectionClosed) as suspended:
