@@ -29,6 +29,8 @@ from fastboard.comments.router import router as comments_router
 from fastboard.db import CloseReadSessions, Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import RejectNulBytes
+from fastboard.live.events import install_live
+from fastboard.live.router import router as live_router
 from fastboard.logs import configure_logging
 from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
@@ -76,6 +78,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         try:
+            # Under Uvicorn its clients were told 1012 already; under other servers, now.
+            await app.state.live.close()
             await app.state.read_cache.close()
         finally:
             await app.state.database.dispose()
@@ -93,6 +97,7 @@ def _include_api(app: FastAPI) -> None:
         users_router,
         boards_router,
         moderation_router,
+        live_router,
     ):
         app.include_router(router, prefix="/api")
 
@@ -163,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings)
 
     install_error_handlers(app)
+    install_live(app, settings, app.state.database)
     _include_api(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -186,6 +186,9 @@ class Written:
     # named it (``changed``), and the tables those keys describe.
     keys: frozenset[str] = frozenset()
     described: frozenset[str] = frozenset()
+    # What its writers asked to be done once it commits, in the order they asked
+    # (``after_commit_note``): live events to publish.
+    notes: tuple[object, ...] = ()
 
     @property
     def undescribed(self) -> frozenset[str]:
@@ -330,6 +333,15 @@ def changed(session: AsyncSession, *tables: type[Base], keys: Iterable[str] = ()
     info.setdefault(_KEYS, set()).update(keys)
 
 
+_NOTES = "fastboard_after_commit_notes"
+
+
+def after_commit_note(session: AsyncSession, note: object) -> None:
+    """Hand ``note`` to the after-commit hooks of this session's transaction: they get it
+    once the transaction has committed, and never when it rolls back."""
+    session.info.setdefault(_NOTES, []).append(note)
+
+
 def written(session: AsyncSession) -> Written:
     """What this session has written so far, with the keys its writers named."""
     info = session.info
@@ -337,6 +349,7 @@ def written(session: AsyncSession) -> Written:
         written_tables(session),
         frozenset(info.get(_KEYS, ())),
         frozenset(info.get(_DESCRIBED, ())),
+        tuple(info.get(_NOTES, ())),
     )
 
 
@@ -374,7 +387,7 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         if session.in_transaction():
             await session.commit()
         changes = written(session)
-        if changes.tables or changes.keys:
+        if changes.tables or changes.keys or changes.notes:
             # Before the response goes out: the writer never reads its own write stale.
             await database.committed(changes)
 

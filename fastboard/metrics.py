@@ -114,6 +114,29 @@ class Metrics:
             ("result",),
             registry=self.registry,
         )
+        # Live updates. Connections per worker ("pid" label in multiprocess mode, live
+        # workers only); the counters are summed over every worker.
+        self.live_connections = Gauge(
+            "fastboard_live_connections",
+            "Open live-update WebSockets in this worker",
+            multiprocess_mode="liveall",
+            registry=self.registry,
+        )
+        self.live_sent = Counter(
+            "fastboard_live_messages_sent",
+            "Messages sent to live-update clients",
+            registry=self.registry,
+        )
+        self.live_dropped = Counter(
+            "fastboard_live_messages_dropped",
+            "Messages never sent: queued for a client that was cut for being too slow",
+            registry=self.registry,
+        )
+        self.live_slow_closes = Counter(
+            "fastboard_live_slow_consumer_closes",
+            "Live-update clients closed with 4408 for not reading fast enough",
+            registry=self.registry,
+        )
         self.pool = {
             key: Gauge(
                 f"fastboard_db_pool_{suffix}",

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(default=1, ge=1)
     # How much lower than request handling hashing runs (Linux thread nice value, added).
     password_hash_nice: int = Field(default=10, ge=0, le=19)
+    # Live updates (/api/live): messages waiting for one slow client before it is cut
+    # (4408), and events kept for clients that reconnect with ``since``.
+    live_send_queue: int = Field(default=256, ge=1)
+    live_backlog: int = Field(default=10_000, ge=10)
     log_level: str = "INFO"
     log_json: bool | None = None
     cors_origins: list[str] = []

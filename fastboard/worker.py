@@ -60,6 +60,13 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
         # instead of silently halving throughput with the pure-Python fallbacks.
         "loop": "uvloop",
         "http": "httptools",
+        # Uvicorn's websockets implementation, on the library's sans-I/O core (the older
+        # "websockets" one is deprecated). Pinned like the parser: /api/live needs it.
+        "ws": "websockets-sansio",
+        # Protocol pings every 20 s find dead peers within 40 s, and keep NGINX's
+        # proxy_read_timeout for /api/live (60 s) from cutting a quiet connection.
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
         # "on", not "auto": an exception in the lifespan startup stops the worker from
         # booting instead of being logged and ignored.
         "lifespan": "on",

@@ -227,6 +227,7 @@ def shared_app(session_settings: Settings) -> FastAPI:
 
 
 async def _close(application: FastAPI) -> None:
+    await application.state.live.close()
     await application.state.read_cache.close()
     await application.state.database.dispose()
     await _forget_cached(application.state.settings)
@@ -312,6 +313,7 @@ async def _isolated(application: FastAPI) -> AsyncIterator[None]:
     # Each test runs in an event loop of its own (its contextvars and tasks end with it),
     # and connections belong to the loop that opened them. The engine stays, so the next
     # test skips the dialect's first-connect queries.
+    await application.state.live.close()
     await application.state.read_cache.close()
     await database.engine.dispose()
     await _forget_cached(application.state.settings)

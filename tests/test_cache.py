@@ -504,6 +504,7 @@ async def test_two_workers_share_the_cache_and_its_invalidation(
             assert (await get_json(worker, article_path))["article"]["favoritesCount"] == 1
             page = await get_json(worker, "/api/articles")
             assert page["articles"][1]["favoritesCount"] == 1
+    await other.state.live.close()
     await other.state.read_cache.close()
     await other.state.database.dispose()
 

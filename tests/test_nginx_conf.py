@@ -43,16 +43,27 @@ def test_the_upstream_is_the_gunicorn_socket_listed_once_per_attempt() -> None:
 
 
 def test_only_existing_endpoints_are_proxied() -> None:
-    """No location for an endpoint the app does not have (the old /api/live WebSocket)."""
+    """No location for an endpoint the app does not have."""
     # A location's proxy_pass comes before the next location (an "if" block may come between).
     proxied = re.findall(r"location (?:= )?(\S+) \{(?:(?!location ).)*?proxy_pass", site(), re.S)
     assert sorted(proxied) == sorted(
         ["/api/", "/api/users/login", "/api/users", "/api/user/password", "/api/user",
          "/_fastboard/delete-account", "/docs", "/redoc", "/openapi.json",
-         "/health", "/ready", "/metrics"]
+         "/health", "/ready", "/metrics", "/api/live"]
     )  # fmt: skip
-    assert "/api/live" not in site()
-    assert "$http_upgrade" not in site()
+
+
+def test_only_the_live_location_upgrades_and_it_restates_the_proxy_headers() -> None:
+    live = re.search(r"location = /api/live \{(.*?)\n    \}", site(), re.S)
+    assert live is not None
+    block = live.group(1)
+    assert "proxy_set_header Upgrade $http_upgrade;" in block
+    assert "proxy_set_header Connection $fastboard_connection_upgrade;" in block
+    # Declaring any proxy_set_header drops the inherited ones: each must be restated.
+    for header in ("Host", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-ID"):
+        assert f"proxy_set_header {header} " in block
+    assert "limit_conn fastboard_live " in block
+    assert site().count("$http_upgrade") == 2  # the map and this location
 
 
 def test_rate_limits_and_their_retry_after_follow_the_limits_given() -> None:

@@ -22,6 +22,7 @@ from fastboard.comments.cache_keys import comments_on
 from fastboard.db import changed, utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound, Unauthorized
 from fastboard.fields import iso_millis
+from fastboard.live import events as live
 from fastboard.moderation import service as moderation
 from fastboard.moderation.models import Action, Target
 from fastboard.profiles.cache_keys import follows_of
@@ -211,7 +212,7 @@ async def create(session: AsyncSession, data: NewArticle, author: User) -> Artic
     await repository.count_added(session)
     await repository.set_tags(session, article.id, data.tagList)
     changed(session, Article, ArticleCount, Tag, ArticleTag, keys=[keys.ARTICLES, keys.TAGS])
-    return await get(session, article.slug, author)
+    return live.article_created(session, await get(session, article.slug, author))
 
 
 async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: User) -> ArticleJSON:
@@ -237,7 +238,7 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
     if article.slug != slug_before:
         edited.append(comments_on(slug_before))  # no article there any more
     changed(session, Article, Tag, ArticleTag, keys=edited)
-    return await get(session, article.slug, user)
+    return live.article_updated(session, await get(session, article.slug, user))
 
 
 async def delete(
@@ -251,6 +252,7 @@ async def delete(
         await moderation.authorize(session, user, article.author_id, field="article")
         target = (Target.ARTICLE, article.slug)
         await moderation.record(session, user, Action.DELETE_ARTICLE, target, reason=reason)
+    await live.article_gone(session, article.slug)
     await repository.remove(session, article.id)
     await boards.article_removed(session, article.board_id)
     # Its favorites and comments go by cascade: no list shows it, nor its comments.

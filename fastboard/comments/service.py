@@ -15,6 +15,7 @@ from fastboard.comments.repository import CommentRow
 from fastboard.db import changed, utcnow
 from fastboard.errors import Forbidden, NotFound
 from fastboard.fields import iso_millis
+from fastboard.live import events as live
 from fastboard.moderation import service as moderation
 from fastboard.moderation.models import Action, Target
 from fastboard.profiles.repository import Author
@@ -60,7 +61,7 @@ async def add(session: AsyncSession, slug: str, body: str, author: User) -> Comm
         updated_at=now,
         author=Author.of(author, following=False),  # nobody follows themselves
     )
-    return _comment_json(row)
+    return await live.comment_added(session, slug, _comment_json(row), author.id)
 
 
 async def delete(
@@ -80,3 +81,4 @@ async def delete(
         )
     await repository.remove(session, comment.id)
     changed(session, Comment, keys=[comments_on(slug)])
+    live.publish(session, f"article:{slug}", "comment.deleted", {"id": comment.id, "article": slug})

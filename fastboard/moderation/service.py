@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fastboard.db import utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound
 from fastboard.fields import iso_millis
+from fastboard.live import events as live
 from fastboard.moderation import repository
 from fastboard.moderation.models import Action, ModerationEntry, Target
 from fastboard.moderation.schemas import NewSuspension, RoleChange
@@ -181,6 +182,11 @@ async def set_lock(
         await repository.set_locked_at(session, article_id, locked_at)
         action = Action.LOCK_ARTICLE if locked else Action.UNLOCK_ARTICLE
         await record(session, actor, action, (Target.ARTICLE, slug), reason=reason)
+        await live.article_locked(session, _lock_json(slug, locked_at))
+    return _lock_json(slug, locked_at)
+
+
+def _lock_json(slug: str, locked_at: datetime | None) -> JSON:
     return {
         "slug": slug,
         "locked": locked_at is not None,

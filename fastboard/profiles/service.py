@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.db import changed
 from fastboard.errors import Invalid, NotFound
+from fastboard.live import events as live
 from fastboard.profiles import repository
 from fastboard.profiles.cache_keys import follows_of
 from fastboard.profiles.models import Follow
@@ -46,6 +47,9 @@ async def follow(session: AsyncSession, username: str, user: User) -> ProfileJSO
         raise Invalid("you cannot follow yourself", field="profile")
     await repository.follow(session, user.id, author.id)
     changed(session, Follow, keys=[follows_of(user.id)])
+    live.followed(
+        session, author.id, profile_json(Author.of(user, following=False), following=False)
+    )
     return profile_json(author, following=True)
 
 

@@ -150,6 +150,7 @@ async def second_worker(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=other)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
+    await other.state.live.close()
     await other.state.read_cache.close()
     await other.state.database.dispose()
 

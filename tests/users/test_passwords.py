@@ -224,6 +224,7 @@ async def limited(app: FastAPI, settings: Settings, request: pytest.FixtureReque
     transport = httpx.ASGITransport(app=own)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client, limit
+    await own.state.live.close()
     await own.state.read_cache.close()
     await own.state.database.dispose()
 

@@ -1,0 +1,124 @@
+"""Publishing live events from the services: named in the transaction, sent once it commits.
+
+A service calls ``publish(session, topic, event, data)`` (or one of the helpers below,
+which know each event's topics) while it writes; the after-commit hook ``install_live``
+registers publishes them all, so a rolled-back write publishes nothing. ``data`` is what
+the REST API answers, as an anonymous reader sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
+
+from fastboard.articles.models import Article
+from fastboard.boards.models import Board
+from fastboard.db import Database, Written, after_commit_note
+from fastboard.live.hub import Hub
+from fastboard.metrics import metrics_for
+from fastboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    topic: str
+    event: str
+    data: Any
+
+
+def publish(session: AsyncSession, topic: str, event: str, data: Any) -> None:
+    """Publish ``event`` on ``topic`` once this session's transaction commits."""
+    after_commit_note(session, LiveEvent(topic, event, data))
+
+
+def install_live(app: Starlette, settings: Settings, database: Database) -> None:
+    """The worker's hub (started by its first client) and the hook that publishes."""
+    hub = Hub(settings, lambda: metrics_for(app))
+    app.state.live = hub
+
+    async def publish_committed(written: Written) -> None:
+        events = [note for note in written.notes if isinstance(note, LiveEvent)]
+        if events:
+            await hub.publish([(event.topic, event.event, event.data) for event in events])
+
+    database.after_commit(publish_committed)
+
+
+def _anonymous(article: dict[str, Any]) -> dict[str, Any]:
+    """An article as a reader without credentials gets it."""
+    return {**article, "favorited": False, "author": {**article["author"], "following": False}}
+
+
+def article_created(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:
+    return _article_changed(session, "article.created", article)
+
+
+def article_updated(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:
+    return _article_changed(session, "article.updated", article)
+
+
+def _article_changed(session: AsyncSession, event: str, article: dict[str, Any]) -> dict[str, Any]:
+    """``article.created`` / ``article.updated``: on its board, on ``articles``, and (an
+    edit) on its own topic. Returns ``article``, for the service to answer."""
+    data = _anonymous(article)
+    publish(session, f"board:{article['board']}", event, data)
+    publish(session, "articles", event, data)
+    if event != "article.created":
+        publish(session, f"article:{article['slug']}", event, data)
+    return article
+
+
+async def _article_place(session: AsyncSession, slug: str) -> tuple[int, str] | None:
+    """The article's author and board slug."""
+    query = (
+        select(Article.author_id, Board.slug)
+        .join(Board, Board.id == Article.board_id)
+        .where(Article.slug == slug)
+    )
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def article_gone(session: AsyncSession, slug: str) -> None:
+    """``article.deleted``; call it before the delete."""
+    place = await _article_place(session, slug)
+    if place is None:
+        return
+    data = {"slug": slug, "board": place[1]}
+    for topic in (f"board:{place[1]}", "articles", f"article:{slug}"):
+        publish(session, topic, "article.deleted", data)
+
+
+async def article_locked(session: AsyncSession, lock: dict[str, Any]) -> None:
+    """``article.locked`` / ``article.unlocked`` with the lock state the API answers."""
+    place = await _article_place(session, lock["slug"])
+    if place is None:
+        return
+    event = "article.locked" if lock["locked"] else "article.unlocked"
+    for topic in (f"board:{place[1]}", "articles", f"article:{lock['slug']}"):
+        publish(session, topic, event, lock)
+
+
+async def comment_added(
+    session: AsyncSession, slug: str, comment: dict[str, Any], author_id: int
+) -> dict[str, Any]:
+    """``comment.created`` on the article's topic, and on the article author's ``me``.
+    Returns ``comment``, for the service to answer."""
+    data = {**comment, "author": {**comment["author"], "following": False}, "article": slug}
+    publish(session, f"article:{slug}", "comment.created", data)
+    place = await _article_place(session, slug)
+    if place is not None and place[0] != author_id:
+        publish(session, f"user:{place[0]}", "comment.created", data)
+    return comment
+
+
+def followed(session: AsyncSession, followee_id: int, follower: dict[str, Any]) -> None:
+    """``profile.followed`` on the followee's ``me``, with the follower's profile."""
+    publish(session, f"user:{followee_id}", "profile.followed", follower)
