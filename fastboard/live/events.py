@@ -31,11 +31,15 @@ class LiveEvent:
     topic: str
     event: str
     data: Any
+    # At most one per window per topic and event name, the latest data winning.
+    coalesced: bool = False
 
 
-def publish(session: AsyncSession, topic: str, event: str, data: Any) -> None:
+def publish(
+    session: AsyncSession, topic: str, event: str, data: Any, *, coalesced: bool = False
+) -> None:
     """Publish ``event`` on ``topic`` once this session's transaction commits."""
-    after_commit_note(session, LiveEvent(topic, event, data))
+    after_commit_note(session, LiveEvent(topic, event, data, coalesced))
 
 
 def install_live(app: Starlette, settings: Settings, database: Database) -> None:
@@ -45,8 +49,12 @@ def install_live(app: Starlette, settings: Settings, database: Database) -> None
 
     async def publish_committed(written: Written) -> None:
         events = [note for note in written.notes if isinstance(note, LiveEvent)]
-        if events:
-            await hub.publish([(event.topic, event.event, event.data) for event in events])
+        now = [(event.topic, event.event, event.data) for event in events if not event.coalesced]
+        if now:
+            await hub.publish(now)
+        for event in events:
+            if event.coalesced:
+                await hub.publish_coalesced((event.topic, event.event, event.data))
 
     database.after_commit(publish_committed)
 
@@ -117,6 +125,14 @@ async def comment_added(
     if place is not None and place[0] != author_id:
         publish(session, f"user:{place[0]}", "comment.created", data)
     return comment
+
+
+def favorites_counted(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:
+    """``article.favorites`` on the article's topic, coalesced (a burst of favorites is
+    two events, the last with the final count). Returns ``article``, for the service."""
+    data = {"slug": article["slug"], "favoritesCount": article["favoritesCount"]}
+    publish(session, f"article:{article['slug']}", "article.favorites", data, coalesced=True)
+    return article
 
 
 def followed(session: AsyncSession, followee_id: int, follower: dict[str, Any]) -> None:

@@ -15,9 +15,11 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fastboard.live.broker import Broker, Event, MemoryBroker, Published, RedisBroker
+from fastboard.live.coalesce import Coalescer
 from fastboard.live.protocol import Close
 from fastboard.metrics import Metrics
 from fastboard.settings import Settings
@@ -132,6 +134,7 @@ class Hub:
         self._starting: asyncio.Lock | None = None
         self._connections: set[Connection] = set()
         self._subscribers: dict[str, set[Connection]] = {}
+        self._coalescer = Coalescer(self.publish, settings.live_coalesce_seconds)
 
     @property
     def broker(self) -> Broker:
@@ -194,6 +197,10 @@ class Hub:
     async def publish(self, events: Sequence[Published]) -> None:
         await self.broker.publish(events)
 
+    async def publish_coalesced(self, event: Published) -> None:
+        """``event`` at most once per window per topic and name (the latest value wins)."""
+        await self._coalescer.offer(event[:2], event)
+
     async def replay(self, since: int) -> list[Event] | None:
         return await self.broker.replay(since)
 
@@ -201,6 +208,10 @@ class Hub:
         """At shutdown: every client is told the service restarts (1012)."""
         for connection in tuple(self._connections):
             connection.close(Close.SERVICE_RESTART, "service restart, reconnect with since")
+        try:
+            await self._coalescer.close()
+        except (RedisError, OSError):
+            log.warning("live: pending coalesced events were lost at shutdown", exc_info=True)
         if self._broker is not None:
             await self._broker.close()
         self._started = False
