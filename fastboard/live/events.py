@@ -12,12 +12,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 
 from fastboard.articles.models import Article
 from fastboard.boards.models import Board
+from fastboard.comments.models import Comment
 from fastboard.db import Database, Written, after_commit_note
 from fastboard.live.hub import Hub
 from fastboard.metrics import metrics_for
@@ -117,14 +118,37 @@ async def article_locked(session: AsyncSession, lock: dict[str, Any]) -> None:
 async def comment_added(
     session: AsyncSession, slug: str, comment: dict[str, Any], author_id: int
 ) -> dict[str, Any]:
-    """``comment.created`` on the article's topic, and on the article author's ``me``.
-    Returns ``comment``, for the service to answer."""
+    """``comment.created`` on the article's topic and on the article author's ``me``;
+    ``comment.reply`` on the ``me`` of everyone else who commented there before. Returns
+    ``comment``, for the service to answer."""
     data = {**comment, "author": {**comment["author"], "following": False}, "article": slug}
     publish(session, f"article:{slug}", "comment.created", data)
     place = await _article_place(session, slug)
-    if place is not None and place[0] != author_id:
+    if place is None:
+        return comment
+    if place[0] != author_id:
         publish(session, f"user:{place[0]}", "comment.created", data)
+    for commenter in await _earlier_commenters(session, slug, {author_id, place[0]}):
+        publish(session, f"user:{commenter}", "comment.reply", data)
     return comment
+
+
+# A thread with more commenters notifies the most recent ones only: a comment's cost
+# stays bounded.
+MAX_REPLY_NOTIFICATIONS = 100
+
+
+async def _earlier_commenters(session: AsyncSession, slug: str, excluded: set[int]) -> list[int]:
+    """Who commented on the article, most recent first, without ``excluded``."""
+    query = (
+        select(Comment.author_id)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Article.slug == slug, Comment.author_id.not_in(excluded))
+        .group_by(Comment.author_id)
+        .order_by(func.max(Comment.id).desc())
+        .limit(MAX_REPLY_NOTIFICATIONS)
+    )
+    return list((await session.scalars(query)).all())
 
 
 def favorites_counted(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:
