@@ -20,7 +20,8 @@ from fastboard.articles.models import Article
 from fastboard.boards.models import Board
 from fastboard.comments.models import Comment
 from fastboard.db import Database, Written, after_commit_note
-from fastboard.live.hub import Hub
+from fastboard.live.hub import CONTROL, Hub
+from fastboard.live.protocol import Close
 from fastboard.metrics import metrics_for
 from fastboard.settings import Settings
 
@@ -162,3 +163,16 @@ def favorites_counted(session: AsyncSession, article: dict[str, Any]) -> dict[st
 def followed(session: AsyncSession, followee_id: int, follower: dict[str, Any]) -> None:
     """``profile.followed`` on the followee's ``me``, with the follower's profile."""
     publish(session, f"user:{followee_id}", "profile.followed", follower)
+
+
+def account_closed(session: AsyncSession, user_id: int, code: Close, reason: str) -> None:
+    """Every worker closes the user's live connections with ``code`` (suspended: 4403;
+    deleted: 4401)."""
+    publish(session, CONTROL, "account.closed", {"user": user_id, "code": code, "reason": reason})
+
+
+def tokens_spent(session: AsyncSession, user_id: int, version: int) -> None:
+    """Every worker closes (4401) the user's live connections signed in with a token from
+    before ``version``; those signed in with a new token stay."""
+    data = {"user": user_id, "code": Close.UNAUTHORIZED, "reason": "token spent", "below": version}
+    publish(session, CONTROL, "account.closed", data)

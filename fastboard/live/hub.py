@@ -26,6 +26,9 @@ from fastboard.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Internal events every worker's hub acts on; clients cannot name it (protocol.py).
+CONTROL = "live:control"
+
 # How long a closing handshake may wait for a client that reads nothing before the
 # connection is dropped without one.
 CLOSE_TIMEOUT_SECONDS = 5.0
@@ -39,6 +42,7 @@ class Connection:
         self.hub = hub
         self.topics: set[str] = set()
         self.user_id: int | None = None
+        self.token_version = 0  # of the token it signed in with
         self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         # Topics being replayed: their live events wait here, then go out after the replay.
         self._held: dict[str, list[Event]] = {}
@@ -163,8 +167,23 @@ class Hub:
                 self._started = True
 
     def _deliver(self, event: Event) -> None:
+        if event.topic == CONTROL:
+            self._control(event)
+            return
         for connection in tuple(self._subscribers.get(event.topic, ())):
             connection.offer(event)
+
+    def _control(self, event: Event) -> None:
+        data = event.data
+        if event.event != "account.closed" or not isinstance(data, dict):
+            log.warning("live: unknown control event %r", event.event)
+            return
+        below = data.get("below")
+        for connection in tuple(self._connections):
+            if connection.user_id != data["user"]:
+                continue
+            if below is None or connection.token_version < below:
+                connection.close(data["code"], data["reason"])
 
     def _broker_down(self) -> None:
         for connection in tuple(self._connections):
