@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # (4408), and events kept for clients that reconnect with ``since``.
     live_send_queue: int = Field(default=256, ge=1)
     live_backlog: int = Field(default=10_000, ge=10)
+    # Counts (favorites) go out at most once per this many seconds per article and worker.
+    live_coalesce_seconds: float = Field(default=1.0, gt=0)
     log_level: str = "INFO"
     log_json: bool | None = None
     cors_origins: list[str] = []

@@ -271,12 +271,12 @@ async def article_id(session: AsyncSession, slug: str) -> int:
 async def favorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
     # No lookup first: a missing article favorites nothing, and reading it answers 404.
     _favorites_changed(session, await repository.favorite(session, user.id, slug, utcnow()))
-    return await get(session, slug, user)
+    return live.favorites_counted(session, await get(session, slug, user))
 
 
 async def unfavorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
     _favorites_changed(session, await repository.unfavorite(session, user.id, slug))
-    return await get(session, slug, user)
+    return live.favorites_counted(session, await get(session, slug, user))
 
 
 def _favorites_changed(session: AsyncSession, article_id: int | None) -> None:

@@ -142,6 +142,7 @@ class LiveClient:
         if previous is not None and previous != user.id:
             self.hub.unsubscribe(self.connection, [f"user:{previous}"])
         self.connection.user_id = user.id
+        self.connection.token_version = verified.version
         if self._expiry is not None:
             self._expiry.cancel()
         self._expiry = asyncio.get_running_loop().call_later(

@@ -12,14 +12,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 
 from fastboard.articles.models import Article
 from fastboard.boards.models import Board
+from fastboard.comments.models import Comment
 from fastboard.db import Database, Written, after_commit_note
-from fastboard.live.hub import Hub
+from fastboard.live.hub import CONTROL, Hub
+from fastboard.live.protocol import Close
 from fastboard.metrics import metrics_for
 from fastboard.settings import Settings
 
@@ -31,11 +33,15 @@ class LiveEvent:
     topic: str
     event: str
     data: Any
+    # At most one per window per topic and event name, the latest data winning.
+    coalesced: bool = False
 
 
-def publish(session: AsyncSession, topic: str, event: str, data: Any) -> None:
+def publish(
+    session: AsyncSession, topic: str, event: str, data: Any, *, coalesced: bool = False
+) -> None:
     """Publish ``event`` on ``topic`` once this session's transaction commits."""
-    after_commit_note(session, LiveEvent(topic, event, data))
+    after_commit_note(session, LiveEvent(topic, event, data, coalesced))
 
 
 def install_live(app: Starlette, settings: Settings, database: Database) -> None:
@@ -45,8 +51,12 @@ def install_live(app: Starlette, settings: Settings, database: Database) -> None
 
     async def publish_committed(written: Written) -> None:
         events = [note for note in written.notes if isinstance(note, LiveEvent)]
-        if events:
-            await hub.publish([(event.topic, event.event, event.data) for event in events])
+        now = [(event.topic, event.event, event.data) for event in events if not event.coalesced]
+        if now:
+            await hub.publish(now)
+        for event in events:
+            if event.coalesced:
+                await hub.publish_coalesced((event.topic, event.event, event.data))
 
     database.after_commit(publish_committed)
 
@@ -109,16 +119,60 @@ async def article_locked(session: AsyncSession, lock: dict[str, Any]) -> None:
 async def comment_added(
     session: AsyncSession, slug: str, comment: dict[str, Any], author_id: int
 ) -> dict[str, Any]:
-    """``comment.created`` on the article's topic, and on the article author's ``me``.
-    Returns ``comment``, for the service to answer."""
+    """``comment.created`` on the article's topic and on the article author's ``me``;
+    ``comment.reply`` on the ``me`` of everyone else who commented there before. Returns
+    ``comment``, for the service to answer."""
     data = {**comment, "author": {**comment["author"], "following": False}, "article": slug}
     publish(session, f"article:{slug}", "comment.created", data)
     place = await _article_place(session, slug)
-    if place is not None and place[0] != author_id:
+    if place is None:
+        return comment
+    if place[0] != author_id:
         publish(session, f"user:{place[0]}", "comment.created", data)
+    for commenter in await _earlier_commenters(session, slug, {author_id, place[0]}):
+        publish(session, f"user:{commenter}", "comment.reply", data)
     return comment
+
+
+# A thread with more commenters notifies the most recent ones only: a comment's cost
+# stays bounded.
+MAX_REPLY_NOTIFICATIONS = 100
+
+
+async def _earlier_commenters(session: AsyncSession, slug: str, excluded: set[int]) -> list[int]:
+    """Who commented on the article, most recent first, without ``excluded``."""
+    query = (
+        select(Comment.author_id)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Article.slug == slug, Comment.author_id.not_in(excluded))
+        .group_by(Comment.author_id)
+        .order_by(func.max(Comment.id).desc())
+        .limit(MAX_REPLY_NOTIFICATIONS)
+    )
+    return list((await session.scalars(query)).all())
+
+
+def favorites_counted(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:
+    """``article.favorites`` on the article's topic, coalesced (a burst of favorites is
+    two events, the last with the final count). Returns ``article``, for the service."""
+    data = {"slug": article["slug"], "favoritesCount": article["favoritesCount"]}
+    publish(session, f"article:{article['slug']}", "article.favorites", data, coalesced=True)
+    return article
 
 
 def followed(session: AsyncSession, followee_id: int, follower: dict[str, Any]) -> None:
     """``profile.followed`` on the followee's ``me``, with the follower's profile."""
     publish(session, f"user:{followee_id}", "profile.followed", follower)
+
+
+def account_closed(session: AsyncSession, user_id: int, code: Close, reason: str) -> None:
+    """Every worker closes the user's live connections with ``code`` (suspended: 4403;
+    deleted: 4401)."""
+    publish(session, CONTROL, "account.closed", {"user": user_id, "code": code, "reason": reason})
+
+
+def tokens_spent(session: AsyncSession, user_id: int, version: int) -> None:
+    """Every worker closes (4401) the user's live connections signed in with a token from
+    before ``version``; those signed in with a new token stay."""
+    data = {"user": user_id, "code": Close.UNAUTHORIZED, "reason": "token spent", "below": version}
+    publish(session, CONTROL, "account.closed", data)

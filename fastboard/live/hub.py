@@ -15,14 +15,19 @@ import logging
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fastboard.live.broker import Broker, Event, MemoryBroker, Published, RedisBroker
+from fastboard.live.coalesce import Coalescer
 from fastboard.live.protocol import Close
 from fastboard.metrics import Metrics
 from fastboard.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Internal events every worker's hub acts on; clients cannot name it (protocol.py).
+CONTROL = "live:control"
 
 # How long a closing handshake may wait for a client that reads nothing before the
 # connection is dropped without one.
@@ -37,6 +42,7 @@ class Connection:
         self.hub = hub
         self.topics: set[str] = set()
         self.user_id: int | None = None
+        self.token_version = 0  # of the token it signed in with
         self._queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         # Topics being replayed: their live events wait here, then go out after the replay.
         self._held: dict[str, list[Event]] = {}
@@ -132,6 +138,7 @@ class Hub:
         self._starting: asyncio.Lock | None = None
         self._connections: set[Connection] = set()
         self._subscribers: dict[str, set[Connection]] = {}
+        self._coalescer = Coalescer(self.publish, settings.live_coalesce_seconds)
 
     @property
     def broker(self) -> Broker:
@@ -160,8 +167,23 @@ class Hub:
                 self._started = True
 
     def _deliver(self, event: Event) -> None:
+        if event.topic == CONTROL:
+            self._control(event)
+            return
         for connection in tuple(self._subscribers.get(event.topic, ())):
             connection.offer(event)
+
+    def _control(self, event: Event) -> None:
+        data = event.data
+        if event.event != "account.closed" or not isinstance(data, dict):
+            log.warning("live: unknown control event %r", event.event)
+            return
+        below = data.get("below")
+        for connection in tuple(self._connections):
+            if connection.user_id != data["user"]:
+                continue
+            if below is None or connection.token_version < below:
+                connection.close(data["code"], data["reason"])
 
     def _broker_down(self) -> None:
         for connection in tuple(self._connections):
@@ -194,6 +216,10 @@ class Hub:
     async def publish(self, events: Sequence[Published]) -> None:
         await self.broker.publish(events)
 
+    async def publish_coalesced(self, event: Published) -> None:
+        """``event`` at most once per window per topic and name (the latest value wins)."""
+        await self._coalescer.offer(event[:2], event)
+
     async def replay(self, since: int) -> list[Event] | None:
         return await self.broker.replay(since)
 
@@ -201,6 +227,10 @@ class Hub:
         """At shutdown: every client is told the service restarts (1012)."""
         for connection in tuple(self._connections):
             connection.close(Close.SERVICE_RESTART, "service restart, reconnect with since")
+        try:
+            await self._coalescer.close()
+        except (RedisError, OSError):
+            log.warning("live: pending coalesced events were lost at shutdown", exc_info=True)
         if self._broker is not None:
             await self._broker.close()
         self._started = False

@@ -17,6 +17,7 @@ from fastboard.db import utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound
 from fastboard.fields import iso_millis
 from fastboard.live import events as live
+from fastboard.live.protocol import Close
 from fastboard.moderation import repository
 from fastboard.moderation.models import Action, ModerationEntry, Target
 from fastboard.moderation.schemas import NewSuspension, RoleChange
@@ -138,6 +139,7 @@ async def suspend(session: AsyncSession, actor: User, username: str, data: NewSu
     target = await _moderated(session, actor, username)
     target.suspended_until = until
     target.suspension_reason = data.reason
+    live.account_closed(session, target.id, Close.FORBIDDEN, "account suspended")
     await record(
         session,
         actor,

@@ -18,6 +18,8 @@ from fastboard.articles import repository as articles
 from fastboard.comments import repository as comments
 from fastboard.db import release_connection
 from fastboard.errors import Invalid
+from fastboard.live import events as live
+from fastboard.live.protocol import Close
 from fastboard.moderation import repository as moderation
 from fastboard.settings import Settings
 from fastboard.users import repository
@@ -48,6 +50,7 @@ async def change_password(
     if version is None:
         # Another request changed the password between our read and this write.
         raise Invalid("was changed meanwhile: sign in again", field="currentPassword")
+    live.tokens_spent(session, user.id, version)
     # Written already: the instance, out of the session, only has to say so in the answer.
     session.expunge(user)
     user.password_hash = new_hash
@@ -66,4 +69,5 @@ async def delete_account(
     await articles.reassign_articles(session, user.id, placeholder)
     await comments.reassign_comments(session, user.id, placeholder)
     await repository.remove(session, user.id)
+    live.account_closed(session, user.id, Close.UNAUTHORIZED, "account deleted")
     session.expunge(user)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fastboard import security
 from fastboard.db import changed, release_connection
 from fastboard.errors import Invalid, Unauthorized
+from fastboard.live import events as live
 from fastboard.settings import Settings
 from fastboard.users import cache_keys, repository
 from fastboard.users.models import User
@@ -119,4 +120,6 @@ async def update(
     if "username" in changes:
         shown.append(cache_keys.USERNAMES)  # lists filtered by author or favorited
     changed(session, User, keys=shown)
+    if "token_version" in changes:
+        live.tokens_spent(session, user_id, changes["token_version"])
     return signed_in(updated, settings)
