@@ -318,19 +318,12 @@ async def list_page(
 
 
 async def viewer_flags(
-    session: AsyncSession, viewer_id: int, token_version: int, rows: Sequence[ArticleRow]
-) -> ViewerFlags | None:
-    """Which of these articles the viewer favorited and which of their authors they
-    follow: one statement over three primary keys. None when the viewer's account does
-    not exist (any more) or has moved past ``token_version``."""
-    shown = [(row.id, row.author.id) for row in rows]
-    return await viewer_flags_on(session, viewer_id, token_version, shown)
-
-
-async def viewer_flags_on(
     session: AsyncSession, viewer_id: int, token_version: int, shown: Sequence[tuple[int, int]]
 ) -> ViewerFlags | None:
-    """``viewer_flags`` for a page known by its (article id, author id) pairs."""
+    """Which of a page's articles the viewer favorited and which of their authors they
+    follow, the page known by its (article id, author id) pairs: one statement over three
+    primary keys. None when the viewer's account does not exist (any more) or has moved
+    past ``token_version``."""
     params = {
         "viewer_id": viewer_id,
         "token_version": token_version,

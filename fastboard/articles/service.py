@@ -127,7 +127,7 @@ async def list_for_viewer(
         page = orjson.loads(found.body)
         shown = found.extra
     ids: list[tuple[int, int]] = [(article, author) for article, author in orjson.loads(shown)]
-    flags = await repository.viewer_flags_on(session, token.user_id, token.version, ids)
+    flags = await repository.viewer_flags(session, token.user_id, token.version, ids)
     if flags is None:
         # What fastboard.auth answers for a token whose user it cannot find.
         raise Unauthorized("token is invalid or has expired", field="token")

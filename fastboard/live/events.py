@@ -124,12 +124,13 @@ async def comment_added(
     ``comment``, for the service to answer."""
     data = {**comment, "author": {**comment["author"], "following": False}, "article": slug}
     publish(session, f"article:{slug}", "comment.created", data)
-    place = await _article_place(session, slug)
-    if place is None:
+    thread = await _thread(session, slug, author_id)
+    if thread is None:
         return comment
-    if place[0] != author_id:
-        publish(session, f"user:{place[0]}", "comment.created", data)
-    for commenter in await _earlier_commenters(session, slug, {author_id, place[0]}):
+    owner, commenters = thread
+    if owner != author_id:
+        publish(session, f"user:{owner}", "comment.created", data)
+    for commenter in commenters:
         publish(session, f"user:{commenter}", "comment.reply", data)
     return comment
 
@@ -139,17 +140,26 @@ async def comment_added(
 MAX_REPLY_NOTIFICATIONS = 100
 
 
-async def _earlier_commenters(session: AsyncSession, slug: str, excluded: set[int]) -> list[int]:
-    """Who commented on the article, most recent first, without ``excluded``."""
+async def _thread(session: AsyncSession, slug: str, author_id: int) -> tuple[int, list[int]] | None:
+    """The article's author, and who else commented on it (most recent first, neither the
+    article's author nor ``author_id``): one statement."""
+    others = (Comment.article_id == Article.id) & (Comment.author_id != author_id)
     query = (
-        select(Comment.author_id)
-        .join(Article, Article.id == Comment.article_id)
-        .where(Article.slug == slug, Comment.author_id.not_in(excluded))
-        .group_by(Comment.author_id)
+        select(Article.author_id.label("owner"), Comment.author_id.label("commenter"))
+        .select_from(Article)
+        .outerjoin(Comment, others)
+        .where(Article.slug == slug)
+        .group_by(Article.author_id, Comment.author_id)
         .order_by(func.max(Comment.id).desc())
-        .limit(MAX_REPLY_NOTIFICATIONS)
+        # One more: the article's author may be among the commenters.
+        .limit(MAX_REPLY_NOTIFICATIONS + 1)
     )
-    return list((await session.scalars(query)).all())
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return None
+    owner = rows[0].owner
+    commenters = [row.commenter for row in rows if row.commenter not in (None, owner)]
+    return owner, commenters[:MAX_REPLY_NOTIFICATIONS]
 
 
 def favorites_counted(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:

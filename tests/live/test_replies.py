@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.conftest import auth
+from fastboard.live import events
+from fastboard.users.models import User
+from tests.conftest import auth, create_article
+from tests.conftest import register as register_user
 from tests.live.conftest import receive, send, subscribe
 from tests.live.test_live import http_client, post_article, register, ws_url
 
@@ -67,3 +74,37 @@ async def test_earlier_commenters_but_not_the_author_or_the_article_author_get_r
     assert to_dave["topic"] == "me"
     assert to_dave["data"]["article"] == slug
     assert to_dave["data"]["author"]["username"] == "bob"
+
+
+async def _user_id(session: AsyncSession, username: str) -> int:
+    found = await session.scalar(select(User.id).where(User.username == username))
+    assert found is not None
+    return found
+
+
+async def test_replies_go_to_the_most_recent_commenters_only(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap: a thread with more commenters than it notifies reaches the most recent
+    ones, never the article's author (who gets ``comment.created``) nor the new author."""
+    monkeypatch.setattr(events, "MAX_REPLY_NOTIFICATIONS", 2)
+    owner, first, second, third, newest = [await register_user(client, f"cap{n}") for n in range(5)]
+    slug = (await create_article(client, owner["token"]))["slug"]
+    for user in (first, owner, second, third, newest):
+        posted = await client.post(
+            f"/api/articles/{slug}/comments",
+            json={"comment": {"body": "hi"}},
+            headers=auth(user["token"]),
+        )
+        assert posted.status_code == 200, posted.text
+
+    async with app.state.database.reader() as session:
+        ids = {
+            u["username"]: await _user_id(session, u["username"])
+            for u in (owner, second, third, newest)
+        }
+        thread = await events._thread(session, slug, ids[newest["username"]])
+        missing = await events._thread(session, "no-such-article", ids[newest["username"]])
+
+    assert thread == (ids[owner["username"]], [ids[third["username"]], ids[second["username"]]])
+    assert missing is None
