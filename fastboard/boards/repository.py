@@ -34,8 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fastboard.articles.models import Article
 from fastboard.boards.models import Board, Category
 from fastboard.db import Base
-
-Row = Any  # a Core row: attribute access by label
+from fastboard.prepared import Row, read_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,22 +101,16 @@ def _board_statement() -> Select[Any]:
     )
 
 
-async def _read(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Sequence[Row]:
-    # Core rows on the session's connection (same transaction): no ORM result machinery.
-    connection = await session.connection()
-    return (await connection.execute(statement, params)).all()
-
-
 async def tree(session: AsyncSession, category_id: int | None = None) -> Sequence[Row]:
     """Category columns and, per live board, its ``board_*`` columns (None for a category
     without one), categories then boards in position order: one statement."""
     if category_id is None:
-        return await _read(session, _tree_statement(one=False), {})
-    return await _read(session, _tree_statement(one=True), {"id": category_id})
+        return await read_rows(session, _tree_statement(one=False), {})
+    return await read_rows(session, _tree_statement(one=True), {"id": category_id})
 
 
 async def board_row(session: AsyncSession, slug: str) -> Row | None:
-    found = await _read(session, _board_statement(), {"slug": slug})
+    found = await read_rows(session, _board_statement(), {"slug": slug})
     return found[0] if found else None
 
 

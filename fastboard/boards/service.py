@@ -17,11 +17,12 @@ from fastboard import cache
 from fastboard.boards import cache_keys as keys
 from fastboard.boards import repository
 from fastboard.boards.models import DEFAULT_BOARD, Board, Category
-from fastboard.boards.repository import ALL_CATEGORIES, Row, Siblings
+from fastboard.boards.repository import ALL_CATEGORIES, Siblings
 from fastboard.boards.schemas import NewBoard, NewCategory, UpdateBoard, UpdateCategory
 from fastboard.boards.slugs import slug_for
 from fastboard.db import changed
 from fastboard.errors import Invalid, NotFound
+from fastboard.prepared import Row
 
 # Shaped as the wire models (boards.schemas), keys in their order.
 CategoryJSON = dict[str, Any]
@@ -30,27 +31,27 @@ BoardJSON = dict[str, Any]
 
 def _summary_json(row: Row) -> BoardJSON:
     return {
-        "slug": row.board_slug,
-        "name": row.board_name,
-        "description": row.board_description,
-        "position": row.board_position,
-        "articlesCount": row.board_articles_count,
+        "slug": row["board_slug"],
+        "name": row["board_name"],
+        "description": row["board_description"],
+        "position": row["board_position"],
+        "articlesCount": row["board_articles_count"],
     }
 
 
 def _tree_json(rows: Sequence[Row]) -> list[CategoryJSON]:
     categories: dict[int, CategoryJSON] = {}
     for row in rows:
-        category = categories.get(row.id)
+        category = categories.get(row["id"])
         if category is None:
-            category = categories[row.id] = {
-                "slug": row.slug,
-                "name": row.name,
-                "description": row.description,
-                "position": row.position,
+            category = categories[row["id"]] = {
+                "slug": row["slug"],
+                "name": row["name"],
+                "description": row["description"],
+                "position": row["position"],
                 "boards": [],
             }
-        if row.board_slug is not None:
+        if row["board_slug"] is not None:
             category["boards"].append(_summary_json(row))
     return list(categories.values())
 
@@ -69,7 +70,11 @@ async def board(session: AsyncSession, slug: str) -> BoardJSON:
     row = await repository.board_row(session, slug)
     if row is None:
         raise NotFound("board not found", field="board")
-    return {**_summary_json(row), "category": row.category_slug, "archived": row.board_archived}
+    return {
+        **_summary_json(row),
+        "category": row["category_slug"],
+        "archived": row["board_archived"],
+    }
 
 
 # Positions ------------------------------------------------------------------------------
