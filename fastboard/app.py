@@ -144,6 +144,8 @@ def _install_web(app: FastAPI) -> None:
     production, so the first page of the dev server is the product too."""
     web = web_root()
     app.mount("/assets", StaticFiles(directory=web / "assets"), name="web-assets")
+    app.mount("/app", StaticFiles(directory=web / "app"), name="web-app")
+    app.mount("/vendor", StaticFiles(directory=web / "vendor"), name="web-vendor")
 
     @app.get("/", include_in_schema=False)
     async def landing_page() -> FileResponse:

@@ -36,7 +36,8 @@ async def test_root_is_the_landing_page(web_client: httpx.AsyncClient) -> None:
     ("asset", "content_type"),
     [
         ("/assets/style.css", "text/css"),
-        ("/assets/landing.js", "text/javascript"),
+        ("/app/main.js", "text/javascript"),
+        ("/vendor/marked.esm.js", "text/javascript"),
         ("/assets/favicon.svg", "image/svg+xml"),
     ],
 )

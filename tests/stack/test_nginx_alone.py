@@ -58,7 +58,7 @@ async def test_web_ui_needs_no_application(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html"
-    for asset in ("/assets/style.css", "/assets/landing.js", "/assets/favicon.svg"):
+    for asset in ("/assets/style.css", "/app/main.js", "/assets/favicon.svg"):
         assert (await client.get(asset)).status_code == 200, asset
 
 

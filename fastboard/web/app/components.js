@@ -1,0 +1,213 @@
+// Pieces several pages show: article previews, pagination, tags, avatars, the favorite
+// and follow buttons.
+import { api, enc } from "./api.js";
+import { failure, h, link, loading, time } from "./dom.js";
+import { navigate } from "./router.js";
+import { session } from "./session.js";
+
+export const PAGE_SIZE = 20;
+
+export function avatar(profile, size = "small") {
+  // Images come from user-given URLs; the CSP allows https: images, and a broken one
+  // falls back to the initial.
+  const initial = (profile.username || "?").slice(0, 1).toUpperCase();
+  if (profile.image) {
+    const img = h("img", { class: `avatar ${size}`, src: profile.image, alt: "", loading: "lazy" });
+    img.addEventListener("error", () => img.replaceWith(h("span", { class: `avatar ${size}`, "aria-hidden": "true" }, initial)));
+    return img;
+  }
+  return h("span", { class: `avatar ${size}`, "aria-hidden": "true" }, initial);
+}
+
+export function profileHref(username) {
+  return `/profile/${enc(username)}`;
+}
+
+export function articleHref(slug) {
+  return `/article/${enc(slug)}`;
+}
+
+export function boardHref(slug) {
+  return `/board/${enc(slug)}`;
+}
+
+export function roleBadge(role) {
+  if (role !== "moderator" && role !== "admin") return null;
+  return h("span", { class: `badge role-${role}` }, role);
+}
+
+export function byline(article) {
+  const author = article.author;
+  return h(
+    "div",
+    { class: "byline" },
+    avatar(author),
+    h(
+      "span",
+      {},
+      link(profileHref(author.username), { class: "author" }, author.username),
+      " ",
+      roleBadge(author.role),
+      h("span", { class: "muted" }, " · ", time(article.createdAt)),
+    ),
+  );
+}
+
+export function tagList(tags, { linked = true } = {}) {
+  if (!tags?.length) return null;
+  return h(
+    "ul",
+    { class: "tags", "aria-label": "Tags" },
+    tags.map((tag) =>
+      h("li", {}, linked ? link(`/?tag=${enc(tag)}`, { class: "tag" }, tag) : h("span", { class: "tag" }, tag)),
+    ),
+  );
+}
+
+export function articlePreview(article) {
+  return h(
+    "article",
+    { class: "preview", dataset: { testid: "article-preview", slug: article.slug } },
+    h(
+      "header",
+      {},
+      byline(article),
+      favoriteButton(article, { compact: true }),
+    ),
+    h("h2", {}, link(articleHref(article.slug), { class: "preview-title" }, article.title)),
+    article.description ? h("p", { class: "description" }, article.description) : null,
+    h(
+      "footer",
+      {},
+      article.board ? link(boardHref(article.board), { class: "board-link" }, article.board) : null,
+      tagList(article.tagList),
+    ),
+  );
+}
+
+/** Page numbers for a list of `total` items, each a link built by hrefFor(offset). */
+export function pagination(total, offset, hrefFor, limit = PAGE_SIZE) {
+  const pages = Math.ceil(total / limit);
+  if (pages <= 1) return null;
+  const current = Math.floor(offset / limit);
+  const shown = new Set([0, pages - 1, current - 2, current - 1, current, current + 1, current + 2]);
+  const items = [];
+  let gap = false;
+  for (let i = 0; i < pages; i++) {
+    if (!shown.has(i)) {
+      if (!gap) items.push(h("li", { class: "gap", "aria-hidden": "true" }, "…"));
+      gap = true;
+      continue;
+    }
+    gap = false;
+    items.push(
+      h(
+        "li",
+        {},
+        link(hrefFor(i * limit), { "aria-current": i === current ? "page" : null, "aria-label": `Page ${i + 1}` }, String(i + 1)),
+      ),
+    );
+  }
+  return h("nav", { class: "pagination", "aria-label": "Pages" }, h("ul", {}, items));
+}
+
+/**
+ * A paginated list of articles: fetches `path` (an /api/articles query without
+ * limit/offset) and renders previews plus pagination. Returns the element; it fills in.
+ */
+export function articleList({ path, offset = 0, hrefFor, empty = "No articles here yet.", signal }) {
+  const box = h("section", { class: "article-list", dataset: { testid: "article-list" }, "aria-label": "Articles" });
+  const load = async () => {
+    box.replaceChildren(loading("Loading articles"));
+    const sep = path.includes("?") ? "&" : "?";
+    try {
+      const body = await api(`${path}${sep}limit=${PAGE_SIZE}&offset=${offset}`, { signal });
+      box.replaceChildren();
+      if (!body.articles.length) box.append(h("p", { class: "empty" }, empty));
+      for (const article of body.articles) box.append(articlePreview(article));
+      box.append(pagination(body.articlesCount, offset, hrefFor) ?? "");
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      box.replaceChildren(failure("Loading the articles", error, load));
+    }
+  };
+  load();
+  return box;
+}
+
+function requireSignIn() {
+  navigate(`/login?next=${enc(location.pathname + location.search)}`);
+}
+
+/** ♥ with the count; toggles the favorite. Anonymous readers are sent to sign in. */
+export function favoriteButton(article, { compact = false } = {}) {
+  const count = h("span", { class: "count", dataset: { testid: "favorites-count" } }, String(article.favoritesCount));
+  const label = () => (article.favorited ? "Unfavorite" : "Favorite");
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: ["button", "favorite", compact && "compact"],
+      "aria-pressed": String(Boolean(article.favorited)),
+      "aria-label": `${label()} “${article.title}” (${article.favoritesCount})`,
+      dataset: { testid: "favorite" },
+    },
+    h("span", { "aria-hidden": "true" }, "♥ "),
+    compact ? null : h("span", { class: "label" }, `${label()} `),
+    count,
+  );
+  const paint = () => {
+    button.setAttribute("aria-pressed", String(Boolean(article.favorited)));
+    button.setAttribute("aria-label", `${label()} “${article.title}” (${article.favoritesCount})`);
+    count.textContent = String(article.favoritesCount);
+    const text = button.querySelector(".label");
+    if (text) text.textContent = `${label()} `;
+  };
+  button.addEventListener("click", async () => {
+    if (!session.signedIn) return requireSignIn();
+    button.disabled = true;
+    try {
+      const body = await api(`/articles/${enc(article.slug)}/favorite`, {
+        method: article.favorited ? "DELETE" : "POST",
+      });
+      Object.assign(article, body.article);
+      paint();
+    } catch (error) {
+      button.after(failure("Favoriting", error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  // Live count updates (article page) call this.
+  button.setCount = (n) => {
+    article.favoritesCount = n;
+    paint();
+  };
+  return button;
+}
+
+/** Follow / Unfollow <username>. */
+export function followButton(profile) {
+  const button = h("button", { type: "button", class: "button follow", dataset: { testid: "follow" } });
+  const paint = () => {
+    button.textContent = `${profile.following ? "Unfollow" : "Follow"} ${profile.username}`;
+    button.setAttribute("aria-pressed", String(Boolean(profile.following)));
+  };
+  paint();
+  button.addEventListener("click", async () => {
+    if (!session.signedIn) return requireSignIn();
+    button.disabled = true;
+    try {
+      const body = await api(`/profiles/${enc(profile.username)}/follow`, {
+        method: profile.following ? "DELETE" : "POST",
+      });
+      Object.assign(profile, body.profile);
+      paint();
+    } catch (error) {
+      button.after(failure("Following", error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
