@@ -96,6 +96,15 @@ function editorForm(article, categories, boardParam) {
     ),
   );
 
+  // An error goes once its field is edited, so what remains is still true.
+  form.addEventListener("input", (event) => {
+    const name = event.target.dataset?.field;
+    if (!name || event.target.getAttribute("aria-invalid") !== "true") return;
+    form.querySelector(`[data-error-for="${CSS.escape(name)}"]`)?.remove();
+    event.target.removeAttribute("aria-invalid");
+    event.target.removeAttribute("aria-describedby");
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFormErrors(form);
