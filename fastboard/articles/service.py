@@ -58,6 +58,7 @@ def _summary_json(row: ArticleRow) -> ArticleJSON:
 def _article_json(row: ArticleRow) -> ArticleJSON:
     article = _summary_json(row)
     article["body"] = row.body or ""
+    article["locked"] = row.locked
     return article
 
 
