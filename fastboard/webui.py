@@ -126,4 +126,3 @@ def install_web_ui(router: Router, web: Path, *, development: bool) -> None:
         if (web / name).is_dir():
             router.mount(f"/{name}", WebFiles(directory=web / name, development=development))
     router.default = WebPages(WebFiles(directory=web, development=development), router.default)
-
