@@ -97,12 +97,10 @@ function notificationMenu() {
       paintNotifications();
     }
   });
-  details.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && details.open) {
-      event.stopPropagation();
-      details.open = false;
-      summary.focus();
-    }
+  // Tabbing past the last notification closes the menu (Escape: see the document's
+  // keydown below, which also works when focus has already left it).
+  details.addEventListener("focusout", (event) => {
+    if (details.open && event.relatedTarget && !details.contains(event.relatedTarget)) details.open = false;
   });
   // Following a notification closes the menu (the header is redrawn on navigation, but
   // this element is kept).
@@ -160,7 +158,11 @@ function followMe() {
 // Escape closes the phone menu and gives focus back to its button; a click elsewhere
 // closes it and the notifications.
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && header.dataset.open !== undefined) setMenu(false, { focus: true });
+  if (event.key !== "Escape") return;
+  if (menu?.details.open) {
+    menu.details.open = false;
+    menu.summary.focus();
+  } else if (header.dataset.open !== undefined) setMenu(false, { focus: true });
 });
 document.addEventListener("click", (event) => {
   if (menu?.details.open && !menu.details.contains(event.target)) menu.details.open = false;
