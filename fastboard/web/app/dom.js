@@ -1,5 +1,6 @@
 // Building the page without ever parsing user text as HTML: every string becomes a text
 // node. The one exception, rendered Markdown, goes through DOMPurify (markdown.js).
+import { fieldMessage } from "./api.js";
 
 /**
  * h("a", {href: "/x", class: "link", onclick: fn, dataset: {testid: "t"}}, "text", child)
@@ -85,10 +86,10 @@ export function showFormErrors(form, error) {
       const id = `${input.id || field}-error`;
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", id);
-      input.after(h("p", { class: "field-error", id, dataset: { errorFor: field } }, `${field} ${text}`));
+      input.after(h("p", { class: "field-error", id, dataset: { errorFor: field } }, fieldMessage(field, text)));
       first ??= input;
     } else if (box) {
-      box.append(h("p", {}, field === "body" ? text : `${field} ${text}`));
+      box.append(h("p", {}, fieldMessage(field, text)));
       box.removeAttribute("hidden");
     }
   }
