@@ -262,6 +262,8 @@ export function confirmInline(button, { question, confirmLabel, onConfirm, extra
   box.append(h("p", { class: "question" }, question), extra, h("div", { class: "actions" }, yes, no), errorBox);
   button.replaceWith(box);
   (extra?.querySelector?.("input") ?? no).focus();
+}
+
 // ---- Accounts, settings, profile and moderation pages (and the header) ----
 
 /**
