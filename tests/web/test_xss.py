@@ -28,25 +28,26 @@ PAYLOADS = [
     "<script>window.__xss(1)</script>",
     '<img src=x onerror="window.__xss(2)">',
     "<svg onload=window.__xss(3)>",
-    '<svg><script>window.__xss(4)</script></svg>',
-    "<iframe src=\"javascript:window.parent.__xss(5)\"></iframe>",
+    "<svg><script>window.__xss(4)</script></svg>",
+    '<iframe src="javascript:window.parent.__xss(5)"></iframe>',
     '<a href="javascript:window.__xss(6)">click me</a>',
     "[markdown link](javascript:window.__xss(7))",
     "[encoded](jav&#x61;script:window.__xss(8))",
-    "![image](x\" onerror=\"window.__xss(9))",
+    '![image](x" onerror="window.__xss(9))',
     '<details open ontoggle="window.__xss(10)">x</details>',
     '<body onload="window.__xss(11)">',
     "<math><mtext><table><mglyph><style><img src=x onerror=window.__xss(12)>",
     '"><img src=x onerror=window.__xss(13)>',
-    "<object data=\"javascript:window.__xss(14)\"></object>",
+    '<object data="javascript:window.__xss(14)"></object>',
     '<form action="javascript:window.__xss(15)"><button>go</button></form>',
     '<input autofocus onfocus="window.__xss(16)">',
     "<style>@import 'javascript:window.__xss(17)';</style>",
-    "<a href=\"&#106;avascript:window.__xss(18)\">entity</a>",
+    '<a href="&#106;avascript:window.__xss(18)">entity</a>',
     "``<img src=x onerror=window.__xss(19)>``",
     '<div style="background:url(javascript:window.__xss(20))">css</div>',
 ]
 ALL = "\n\n".join(PAYLOADS)
+IMAGE_PAYLOAD = 'javascript:window.__xss(99)" onerror="window.__xss(98)'
 
 # Defined before any of the app's scripts: a payload that runs reports itself.
 RECORDER = """
@@ -59,13 +60,15 @@ window.__xss = (n) => { window.__xssCalls.push(n); };
 DANGEROUS = """() => {
   const root = document.querySelector('main');
   const found = [];
-  for (const el of root.querySelectorAll('script, iframe, object, embed, frame, base, meta, link, style')) {
+  const tags = 'script, iframe, object, embed, frame, base, meta, link, style';
+  for (const el of root.querySelectorAll(tags)) {
     found.push(el.outerHTML.slice(0, 120));
   }
   for (const el of root.querySelectorAll('*')) {
     for (const attr of el.attributes) {
       const value = attr.value.replace(/[\\s\\u0000-\\u001f]/g, '').toLowerCase();
-      if (attr.name.startsWith('on') || value.startsWith('javascript:') || value.startsWith('data:text/html')) {
+      const url = value.startsWith('javascript:') || value.startsWith('data:text/html');
+      if (attr.name.startsWith('on') || url) {
         found.push(`${el.tagName} ${attr.name}=${attr.value.slice(0, 80)}`);
       }
     }
@@ -110,13 +113,11 @@ def test_payloads_in_every_field_render_as_text_and_never_run(
     author = api.register()
     reader = api.register()
     # Bio and image: the profile page and every byline.
-    response = api.call(
-        "PUT",
-        "/api/user",
-        user=author,
-        json={"user": {"bio": ALL, "image": 'javascript:window.__xss(99)" onerror="window.__xss(98)'}},
-    )
-    assert response.status_code in (200, 422), response.text
+    bio = api.call("PUT", "/api/user", user=author, json={"user": {"bio": ALL}})
+    assert bio.status_code == 200, bio.text
+    # A javascript: image is either refused by the API or never loaded by the UI.
+    image = api.call("PUT", "/api/user", user=author, json={"user": {"image": IMAGE_PAYLOAD}})
+    assert image.status_code in (200, 422), image.text
     article = api.create_article(
         author,
         title=PAYLOADS[1],
