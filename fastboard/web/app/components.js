@@ -1,17 +1,17 @@
 // Pieces several pages show: article previews, pagination, tags, avatars, the favorite
 // and follow buttons.
 import { api, enc } from "./api.js";
-import { failure, h, link, loading, time } from "./dom.js";
+import { failure, h, isAllowedImage, link, loading, time } from "./dom.js";
 import { navigate } from "./router.js";
 import { session } from "./session.js";
 
 export const PAGE_SIZE = 20;
 
 export function avatar(profile, size = "small") {
-  // Images come from user-given URLs; the CSP allows https: images, and a broken one
-  // falls back to the initial.
+  // Images come from user-given URLs: only those the CSP lets load (https:, this site)
+  // are asked for, and a broken one falls back to the initial.
   const initial = (profile.username || "?").slice(0, 1).toUpperCase();
-  if (profile.image) {
+  if (isAllowedImage(profile.image)) {
     const img = h("img", { class: `avatar ${size}`, src: profile.image, alt: "", loading: "lazy" });
     img.addEventListener("error", () => img.replaceWith(h("span", { class: `avatar ${size}`, "aria-hidden": "true" }, initial)));
     return img;
@@ -264,6 +264,7 @@ export function confirmInline(button, { question, confirmLabel, onConfirm, extra
   (extra?.querySelector?.("input") ?? no).focus();
 }
 
+<<<<<<< HEAD
 /**
  * Markdown headings moved `by` levels down (h1 → h2 …, at most h6), so user content
  * never adds a second h1 to the page or breaks its heading order. Works on the sanitized
@@ -278,4 +279,85 @@ export function demoteHeadings(fragment, by = 1) {
     heading.replaceWith(replacement);
   }
   return fragment;
+=======
+// ---- Accounts, settings, profile and moderation pages (and the header) ----
+
+/**
+ * Where ?next= may send the reader after signing in: a path on this site only — one
+ * leading "/", never "//host" or "/\host" (browsers read both as another site), never
+ * back to the sign-in pages themselves. Anything else is home.
+ */
+export function safeNext(value) {
+  if (typeof value !== "string" || !/^\/(?![/\\])/.test(value)) return "/";
+  let url;
+  try {
+    url = new URL(value, location.origin);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== location.origin || /^\/(login|register)\/?$/.test(url.pathname)) return "/";
+  return url.pathname + url.search + url.hash;
+}
+
+/** The sign-in address that comes back here afterwards. */
+export function signInHref(back = location.pathname + location.search) {
+  return `/login?next=${enc(back)}`;
+}
+
+// A message that outlives the page that set it (settings saved, account deleted): shown
+// above the page, announced, gone after the next navigation but one.
+let flashBox = null;
+let flashAge = 0;
+let flashFocus = false;
+
+export function flash(text, { kind = "ok" } = {}) {
+  flashBox?.remove();
+  flashBox = h(
+    "div",
+    { class: `flash wrap ${kind}`, role: "status", tabindex: "-1", dataset: { testid: "flash" } },
+    h("p", {}, text),
+    h("button", { type: "button", class: "button compact", "aria-label": "Dismiss message", onclick: dropFlash }, "×"),
+  );
+  flashAge = 0;
+  flashFocus = true;
+  document.getElementById("main")?.before(flashBox);
+  return flashBox;
+}
+
+function dropFlash() {
+  const hadFocus = flashBox?.contains(document.activeElement);
+  flashBox?.remove();
+  flashBox = null;
+  if (hadFocus) document.getElementById("main")?.focus();
+}
+
+/** Called on every page shown (main.js): the flash survives the one it was set for. */
+export function ageFlash() {
+  if (flashBox && ++flashAge > 1) dropFlash();
+}
+
+/** A page re-rendered in place (no heading focus) puts keyboard focus on a fresh flash. */
+export function focusFlash() {
+  if (flashBox && flashFocus) {
+    flashFocus = false;
+    flashBox.focus();
+  }
+}
+
+/** "2030-01-31T12:00" from a datetime-local input → an instant with its offset, for the API. */
+export function localToIso(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? "" : date.toISOString();
+}
+
+/** The value a datetime-local input takes for `date` in the reader's time zone. */
+export function isoToLocal(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** The ranks behind "nobody moderates an equal or higher role" (the API decides; the UI hides). */
+export function roleRank(role) {
+  return { user: 0, moderator: 1, admin: 2 }[role] ?? 0;
+>>>>>>> main
 }

@@ -1,5 +1,6 @@
 // Building the page without ever parsing user text as HTML: every string becomes a text
 // node. The one exception, rendered Markdown, goes through DOMPurify (markdown.js).
+import { fieldMessage } from "./api.js";
 
 /**
  * h("a", {href: "/x", class: "link", onclick: fn, dataset: {testid: "t"}}, "text", child)
@@ -85,10 +86,10 @@ export function showFormErrors(form, error) {
       const id = `${input.id || field}-error`;
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", id);
-      input.after(h("p", { class: "field-error", id, dataset: { errorFor: field } }, `${field} ${text}`));
+      input.after(h("p", { class: "field-error", id, dataset: { errorFor: field } }, fieldMessage(field, text)));
       first ??= input;
     } else if (box) {
-      box.append(h("p", {}, field === "body" ? text : `${field} ${text}`));
+      box.append(h("p", {}, fieldMessage(field, text)));
       box.removeAttribute("hidden");
     }
   }
@@ -136,4 +137,15 @@ export function time(iso, withTime = false) {
 /** Sets the document title the way every page does. */
 export function title(text) {
   document.title = text ? `${text} — fastboard` : "fastboard";
+}
+
+/** Whether the CSP lets this image URL load: https:, or a path on this site. */
+export function isAllowedImage(url) {
+  if (!url) return false;
+  try {
+    const parsed = new URL(url, location.origin);
+    return parsed.protocol === "https:" || parsed.origin === location.origin;
+  } catch {
+    return false;
+  }
 }
