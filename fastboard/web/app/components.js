@@ -264,22 +264,6 @@ export function confirmInline(button, { question, confirmLabel, onConfirm, extra
   (extra?.querySelector?.("input") ?? no).focus();
 }
 
-<<<<<<< HEAD
-/**
- * Markdown headings moved `by` levels down (h1 → h2 …, at most h6), so user content
- * never adds a second h1 to the page or breaks its heading order. Works on the sanitized
- * fragment renderMarkdown() returns; children move over as nodes, never as HTML.
- */
-export function demoteHeadings(fragment, by = 1) {
-  for (const heading of fragment.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
-    const level = Math.min(6, Number(heading.tagName[1]) + by);
-    const replacement = document.createElement(`h${level}`);
-    for (const attribute of heading.attributes) replacement.setAttribute(attribute.name, attribute.value);
-    replacement.append(...heading.childNodes);
-    heading.replaceWith(replacement);
-  }
-  return fragment;
-=======
 // ---- Accounts, settings, profile and moderation pages (and the header) ----
 
 /**
@@ -359,5 +343,20 @@ export function isoToLocal(date) {
 /** The ranks behind "nobody moderates an equal or higher role" (the API decides; the UI hides). */
 export function roleRank(role) {
   return { user: 0, moderator: 1, admin: 2 }[role] ?? 0;
->>>>>>> main
+}
+
+/**
+ * Markdown headings moved `by` levels down (h1 → h2 …, at most h6), so user content
+ * never adds a second h1 to the page or breaks its heading order. Works on the sanitized
+ * fragment renderMarkdown() returns; children move over as nodes, never as HTML.
+ */
+export function demoteHeadings(fragment, by = 1) {
+  for (const heading of fragment.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+    const level = Math.min(6, Number(heading.tagName[1]) + by);
+    const replacement = document.createElement(`h${level}`);
+    for (const attribute of heading.attributes) replacement.setAttribute(attribute.name, attribute.value);
+    replacement.append(...heading.childNodes);
+    heading.replaceWith(replacement);
+  }
+  return fragment;
 }
