@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.web.conftest import Api, Contexts, User
+from tests.web.conftest import Api, Contexts, User, axe_violations, describe_violations
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -221,6 +221,18 @@ def test_a_second_reader_sees_comments_favorites_locks_and_the_deletion_arrive(
     assert edited.status_code == 200
     page.get_by_test_id("article-body").locator("em").wait_for()
 
+    # Retitled: the page follows the new slug, and hears the events published under it.
+    retitled = api.call(
+        "PUT", f"/api/articles/{enc(slug)}", user=author, json={"article": {"title": "새 제목"}}
+    )
+    assert retitled.status_code == 200
+    slug = retitled.json()["article"]["slug"]
+    page.wait_for_url(f"**/article/{enc(slug)}")
+    assert page.get_by_test_id("article-title").inner_text() == "새 제목"
+    listening(page, f"article:{slug}")
+    later = api.comment(author, slug, "새 주소의 댓글")
+    page.locator(f"[data-testid=comment][data-comment-id='{later['id']}']").wait_for()
+
     deleted = api.call("DELETE", f"/api/articles/{enc(slug)}", user=author)
     assert deleted.status_code == 204
     notice = page.get_by_test_id("article-deleted")
@@ -363,3 +375,31 @@ def test_the_pages_fit_a_phone_screen(new_context: Contexts, api: Api) -> None:
         page.goto(path, wait_until="networkidle")
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= 360, f"{path} is {width} px wide at 360"
+
+
+def test_axe_finds_no_serious_violations_on_the_board_article_and_editor(
+    new_context: Contexts, api: Api
+) -> None:
+    author, reader = api.register(), api.register()
+    article = api.create_article(
+        author, title="접근성 점검", body="# 제목\n\n[링크](https://example.org)", tags=["a11y"]
+    )
+    api.comment(reader, article["slug"], "## 댓글 제목\n\n본문")
+    page = signed_in(new_context, author).new_page()
+    for path, ready in (
+        (f"/article/{enc(article['slug'])}", "comment"),
+        (f"/board/{article['board']}", "article-preview"),
+        ("/editor", "editor-title"),
+    ):
+        page.goto(path)
+        page.get_by_test_id(ready).first.wait_for()
+        violations = axe_violations(page)
+        assert violations == [], f"{path}:\n{describe_violations(violations)}"
+    # The editor's preview tab and an inline confirmation, as they are shown.
+    page.get_by_test_id("editor-body").fill("# 미리보기")
+    page.get_by_role("tab", name="Preview").click()
+    assert (violations := axe_violations(page)) == [], describe_violations(violations)
+    page.goto(f"/article/{enc(article['slug'])}")
+    page.get_by_test_id("delete-article").click()
+    page.get_by_test_id("confirm").wait_for()
+    assert (violations := axe_violations(page)) == [], describe_violations(violations)
