@@ -141,27 +141,26 @@ function requireSignIn() {
 
 /** ♥ with the count; toggles the favorite. Anonymous readers are sent to sign in. */
 export function favoriteButton(article, { compact = false } = {}) {
+  // A toggle: its name stays "Favorite <title>" and aria-pressed says whether it is on.
+  // The name is the button's own text (a compact button hides the words visually only),
+  // so what a speech-input user reads on screen is part of what they can say.
   const count = h("span", { class: "count", dataset: { testid: "favorites-count" } }, String(article.favoritesCount));
-  const label = () => (article.favorited ? "Unfavorite" : "Favorite");
   const button = h(
     "button",
     {
       type: "button",
       class: ["button", "favorite", compact && "compact"],
       "aria-pressed": String(Boolean(article.favorited)),
-      "aria-label": `${label()} “${article.title}” (${article.favoritesCount})`,
       dataset: { testid: "favorite" },
     },
     h("span", { "aria-hidden": "true" }, "♥ "),
-    compact ? null : h("span", { class: "label" }, `${label()} `),
+    h("span", { class: compact ? "visually-hidden" : "label" }, "Favorite "),
+    h("span", { class: "visually-hidden" }, `“${article.title}”, `),
     count,
   );
   const paint = () => {
     button.setAttribute("aria-pressed", String(Boolean(article.favorited)));
-    button.setAttribute("aria-label", `${label()} “${article.title}” (${article.favoritesCount})`);
     count.textContent = String(article.favoritesCount);
-    const text = button.querySelector(".label");
-    if (text) text.textContent = `${label()} `;
   };
   button.addEventListener("click", async () => {
     if (!session.signedIn) return requireSignIn();
