@@ -141,14 +141,10 @@ function requireSignIn() {
 
 /** ♥ with the count; toggles the favorite. Anonymous readers are sent to sign in. */
 export function favoriteButton(article, { compact = false } = {}) {
+  // A toggle: its name stays "Favorite <title>" and aria-pressed says whether it is on.
+  // The name is the button's own text (a compact button hides the words visually only),
+  // so what a speech-input user reads on screen is part of what they can say.
   const count = h("span", { class: "count", dataset: { testid: "favorites-count" } }, String(article.favoritesCount));
-  const label = () => (article.favorited ? "Unfavorite" : "Favorite");
-  // The name comes from the content (an aria-label would have to contain the visible
-  // text, which axe checks word by word): in a list, where the button shows a count
-  // alone, a visually hidden prefix says what it does to which article.
-  const text = compact
-    ? h("span", { class: "visually-hidden" })
-    : h("span", { class: "label" });
   const button = h(
     "button",
     {
@@ -157,17 +153,15 @@ export function favoriteButton(article, { compact = false } = {}) {
       "aria-pressed": String(Boolean(article.favorited)),
       dataset: { testid: "favorite" },
     },
-    compact ? text : null,
     h("span", { "aria-hidden": "true" }, "♥ "),
-    compact ? null : text,
+    h("span", { class: compact ? "visually-hidden" : "label" }, "Favorite "),
+    h("span", { class: "visually-hidden" }, `“${article.title}”, `),
     count,
   );
   const paint = () => {
     button.setAttribute("aria-pressed", String(Boolean(article.favorited)));
     count.textContent = String(article.favoritesCount);
-    text.textContent = compact ? `${label()} “${article.title}”, favorites: ` : `${label()} `;
   };
-  paint();
   button.addEventListener("click", async () => {
     if (!session.signedIn) return requireSignIn();
     button.disabled = true;
