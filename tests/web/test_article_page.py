@@ -384,7 +384,7 @@ def test_axe_finds_no_serious_violations_on_the_board_article_and_editor(
     article = api.create_article(
         author, title="접근성 점검", body="# 제목\n\n[링크](https://example.org)", tags=["a11y"]
     )
-    api.comment(reader, article["slug"], "## 댓글 제목\n\n본문")
+    api.comment(reader, article["slug"], "# 댓글 제목\n\n본문")
     page = signed_in(new_context, author).new_page()
     for path, ready in (
         (f"/article/{enc(article['slug'])}", "comment"),
@@ -400,6 +400,11 @@ def test_axe_finds_no_serious_violations_on_the_board_article_and_editor(
     page.get_by_role("tab", name="Preview").click()
     assert (violations := axe_violations(page)) == [], describe_violations(violations)
     page.goto(f"/article/{enc(article['slug'])}")
+    # Headings in order: the title the only h1, the body's from h2, a comment's from h3.
+    page.get_by_test_id("comment").wait_for()
+    assert page.locator("h1").all_inner_texts() == ["접근성 점검"]
+    assert page.get_by_test_id("article-body").locator("h2").inner_text() == "제목"
+    assert page.get_by_test_id("comment").locator("h3").inner_text() == "댓글 제목"
     page.get_by_test_id("delete-article").click()
     page.get_by_test_id("confirm").wait_for()
     assert (violations := axe_violations(page)) == [], describe_violations(violations)

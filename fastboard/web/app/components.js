@@ -345,9 +345,10 @@ export function roleRank(role) {
 }
 
 /**
- * Markdown headings moved `by` levels down (h1 → h2 …, at most h6), so user content
- * never adds a second h1 to the page or breaks its heading order. Works on the sanitized
- * fragment renderMarkdown() returns; children move over as nodes, never as HTML.
+ * Markdown headings moved `by` more levels down (at most h6): renderMarkdown() already
+ * starts them at h2, under the page's h1; a comment sits under the h2 "Comments", so its
+ * headings start at h3. Works on the sanitized fragment; children move over as nodes,
+ * never as HTML.
  */
 export function demoteHeadings(fragment, by = 1) {
   for (const heading of fragment.querySelectorAll("h1, h2, h3, h4, h5, h6")) {

@@ -72,7 +72,7 @@ class ArticlePage {
     const a = this.article;
     this.titleEl = h("h1", { dataset: { testid: "article-title" } }, a.title);
     this.descriptionEl = h("p", { class: "description lead" }, a.description);
-    this.bodyEl = h("div", { class: "markdown article-body", dataset: { testid: "article-body" } }, demoteHeadings(renderMarkdown(a.body)));
+    this.bodyEl = h("div", { class: "markdown article-body", dataset: { testid: "article-body" } }, renderMarkdown(a.body));
     this.tagsEl = h("div", { class: "article-tags" }, tagList(a.tagList));
     this.boardEl = h("p", { class: "crumbs" }, link(boardHref(a.board), { class: "board-link", dataset: { testid: "article-board" } }, a.board));
     this.lockNote = h("p", { class: "locked-note", role: "note", dataset: { testid: "locked" } }, "🔒 This article is locked: it takes no new comments.");
@@ -268,7 +268,7 @@ class ArticlePage {
           h("span", { class: "muted" }, " · ", time(comment.createdAt, true)),
         ),
       ),
-      h("div", { class: "markdown comment-body" }, demoteHeadings(renderMarkdown(comment.body), 2)),
+      h("div", { class: "markdown comment-body" }, demoteHeadings(renderMarkdown(comment.body))),
       del ? h("footer", { class: "actions" }, del) : null,
     );
     this.comments.set(comment.id, item);
@@ -397,7 +397,7 @@ class ArticlePage {
     Object.assign(this.article, data, { favorited, author: { ...data.author, following: author.following } });
     this.titleEl.textContent = data.title;
     this.descriptionEl.textContent = data.description;
-    this.bodyEl.replaceChildren(demoteHeadings(renderMarkdown(data.body)));
+    this.bodyEl.replaceChildren(renderMarkdown(data.body));
     this.tagsEl.replaceChildren(tagList(data.tagList) ?? "");
     this.boardEl.replaceChildren(link(boardHref(data.board), { class: "board-link" }, data.board));
     if (typeof data.locked === "boolean") this.setLocked(data.locked);

@@ -2,7 +2,7 @@
 // tags as removable chips, and the board it goes on. /editor writes a new one (on
 // ?board=<slug> when coming from a board), /editor/<slug> edits one of your own.
 import { api, enc } from "../api.js";
-import { articleHref, boardHref, demoteHeadings } from "../components.js";
+import { articleHref, boardHref } from "../components.js";
 import { clearFormErrors, failure, field, h, link, loading, showFormErrors, title } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
 import { navigate, refresh } from "../router.js";
@@ -189,7 +189,7 @@ function markdownEditor(initial) {
     preview.hidden = !showPreview;
     if (showPreview) {
       preview.replaceChildren(
-        textarea.value.trim() ? demoteHeadings(renderMarkdown(textarea.value)) : h("p", { class: "muted" }, "Nothing to preview yet."),
+        textarea.value.trim() ? renderMarkdown(textarea.value) : h("p", { class: "muted" }, "Nothing to preview yet."),
       );
     }
     if (focus) (showPreview ? previewTab : writeTab).focus();
