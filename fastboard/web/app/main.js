@@ -124,7 +124,7 @@ function paintNotifications() {
             "li",
             { class: item.fresh ? "fresh" : null },
             link(item.href, { dataset: { testid: "notification" } }, item.text),
-            h("span", { class: "muted when" }, " ", time(item.at, true)),
+            h("span", { class: "muted when" }, time(item.at, true)),
           ),
         )
       : [h("li", { class: "muted" }, "Nothing new.")]),

@@ -109,7 +109,7 @@ function moderationPanel(profile) {
           h("section", { "aria-labelledby": "p-suspend" }, h("h2", { id: "p-suspend" }, "Suspend"), suspendForm({ username })),
           h("section", { "aria-labelledby": "p-lift" }, h("h2", { id: "p-lift" }, "Lift a suspension"), liftForm({ username })),
           session.isAdmin
-            ? h("section", { "aria-labelledby": "p-role" }, h("h2", { id: "p-role" }, "Role"), roleForm({ username, current: profile.role }))
+            ? h("section", { "aria-labelledby": "p-role" }, h("h2", { id: "p-role" }, "Change the role"), roleForm({ username, current: profile.role }))
             : null,
         );
       } catch (error) {
