@@ -67,7 +67,7 @@ function usernameField(username, prefill) {
 
 /**
  * Wires a moderation form: `send(data, username)` makes the call and returns the success
- * text; the API's errors go next to their fields ("profile not found" next to the
+ * text and the answer (given to onDone); the API's errors go next to their fields ("profile not found" next to the
  * username), the success in the form's status line.
  */
 function moderationForm(form, { username, onDone }, send) {
@@ -86,8 +86,9 @@ function moderationForm(form, { username, onDone }, send) {
     }
     submit.disabled = true;
     try {
-      status.textContent = await send(data, target);
-      onDone?.();
+      const [text, body] = await send(data, target);
+      status.textContent = text;
+      onDone?.(body);
     } catch (error) {
       if (error.name === "AbortError") return;
       showFormErrors(form, unknownUser(error, username));
@@ -131,7 +132,7 @@ export function suspendForm({ username = "", prefill = "", onDone } = {}) {
       body: { suspension: { until, reason: data.reason } },
     });
     const s = body.suspension;
-    return `${s.username} is suspended until ${new Date(s.until).toLocaleString()}.`;
+    return [`${s.username} is suspended until ${new Date(s.until).toLocaleString()}.`, body];
   });
 }
 
@@ -148,7 +149,7 @@ export function liftForm({ username = "", prefill = "", onDone } = {}) {
     const body = await api(`/profiles/${enc(target)}/suspension${query({ reason: data.reason?.trim() })}`, {
       method: "DELETE",
     });
-    return `${body.suspension.username} is not suspended.`;
+    return [`${body.suspension.username} is not suspended.`, body];
   });
 }
 
@@ -173,7 +174,7 @@ export function roleForm({ username = "", prefill = "", current = "", onDone } =
       method: "PUT",
       body: reason ? { role: data.role, reason } : { role: data.role },
     });
-    return `${body.profile.username} is now ${body.profile.role}.`;
+    return [`${body.profile.username} is now ${body.profile.role}.`, body];
   });
 }
 
