@@ -194,6 +194,12 @@ function target(entry) {
   return h("span", { class: "target" }, entry.targetType === "comment" ? `#${entry.target}` : entry.target);
 }
 
+/** "until 2030-01-31T12:00:00.000Z" reads in the reader's time; other details as given. */
+function detail(text) {
+  const until = /^until (\d{4}-\d\d-\d\dT[\d:.]+Z)$/.exec(text);
+  return until ? ["until ", time(until[1], true)] : text;
+}
+
 function moderationLog(offset, signal) {
   const box = h("div", { class: "moderation-log", dataset: { testid: "moderation-log" } });
   const load = async () => {
@@ -218,7 +224,7 @@ function moderationLog(offset, signal) {
                 h("strong", {}, entry.moderator),
                 ` ${ACTIONS[entry.action] ?? entry.action.replaceAll("_", " ")} `,
                 target(entry),
-                entry.detail ? h("span", { class: "muted" }, ` (${entry.detail})`) : null,
+                entry.detail ? h("span", { class: "muted" }, " (", detail(entry.detail), ")") : null,
               ),
               entry.reason ? h("p", { class: "reason" }, "Reason: ", entry.reason) : null,
               h("p", { class: "muted when" }, time(entry.createdAt, true)),
