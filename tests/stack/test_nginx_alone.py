@@ -58,7 +58,15 @@ async def test_web_ui_needs_no_application(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html"
-    for asset in ("/assets/style.css", "/app/main.js", "/assets/favicon.svg"):
+    for asset in (
+        "/assets/style.css",
+        "/app/main.js",
+        "/assets/favicon.svg",
+        "/vendor/marked.esm.js",
+        "/vendor/purify.es.mjs",
+        "/article/some-slug",
+        "/settings",
+    ):
         assert (await client.get(asset)).status_code == 200, asset
 
 

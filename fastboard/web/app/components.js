@@ -212,6 +212,58 @@ export function followButton(profile) {
   return button;
 }
 
+// --- Article page and editor pieces -------------------------------------------------
+
+const RANK = { user: 0, moderator: 1, admin: 2 };
+
+/** Whether the signed-in reader may moderate content by someone of `role` (a lower role). */
+export function outranks(role) {
+  return session.signedIn && (RANK[session.user.role] ?? 0) > (RANK[role] ?? 0) && session.isModerator;
+}
+
+/**
+ * An accessible inline confirmation in place of `button`: a question with Confirm and
+ * Cancel buttons (Escape cancels, focus returns to the button). `extra` is an optional
+ * element shown with the question (a reason input, say). `onConfirm` may be async; what
+ * it throws is shown under the question.
+ */
+export function confirmInline(button, { question, confirmLabel, onConfirm, extra = null }) {
+  const box = h("div", { class: "confirm", role: "group", "aria-label": question, dataset: { testid: "confirm-box" } });
+  const errorBox = h("div", { "aria-live": "assertive" });
+  const cancel = () => {
+    box.replaceWith(button);
+    button.focus();
+  };
+  const yes = h("button", { type: "button", class: "button danger", dataset: { testid: "confirm" } }, confirmLabel);
+  const no = h("button", { type: "button", class: "button", dataset: { testid: "cancel" }, onclick: cancel }, "Cancel");
+  yes.addEventListener("click", async () => {
+    yes.disabled = true;
+    no.disabled = true;
+    errorBox.replaceChildren();
+    try {
+      await onConfirm();
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      errorBox.replaceChildren(failure(confirmLabel, error));
+      yes.disabled = false;
+      no.disabled = false;
+    }
+  });
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      cancel();
+    } else if (event.key === "Enter" && event.target.matches("input")) {
+      // A reason typed in: Enter confirms, as it would submit a form.
+      event.preventDefault();
+      yes.click();
+    }
+  });
+  box.append(h("p", { class: "question" }, question), extra, h("div", { class: "actions" }, yes, no), errorBox);
+  button.replaceWith(box);
+  (extra?.querySelector?.("input") ?? no).focus();
+}
+
 // ---- Accounts, settings, profile and moderation pages (and the header) ----
 
 /**
