@@ -15,9 +15,13 @@ from tests.web.accounts import expect, profile_path, sign_in, stored_token
 from tests.web.conftest import PASSWORD, Api
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, Route
+    from playwright.sync_api import Locator, Page, Route
 
 pytestmark = pytest.mark.stack
+
+
+def nav_link(page: Page, name: str) -> Locator:
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name)
 
 
 def test_sign_up_shows_the_api_errors_next_to_their_fields_then_signs_in(
@@ -154,7 +158,8 @@ def test_a_password_change_keeps_this_tab_signed_in(page: Page, api: Api) -> Non
     page.wait_for_timeout(1500)
     expect(page.get_by_test_id("nav-profile")).to_be_attached()
     new_token = stored_token(page)
-    assert new_token and new_token != old_token
+    assert new_token
+    assert new_token != old_token
     page.reload()
     expect(page.get_by_test_id("nav-profile")).to_have_attribute("href", profile_path(ada))
     expect(page).to_have_url("/settings")
@@ -187,7 +192,7 @@ def test_sign_out(page: Page, api: Api) -> None:
     page.goto("/settings")
     page.get_by_test_id("sign-out").click()
     expect(page).to_have_url("/")
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")).to_be_visible()
+    expect(nav_link(page, "Sign in")).to_be_visible()
     assert stored_token(page) is None
 
 
@@ -208,13 +213,15 @@ def test_deleting_the_account_signs_out(page: Page, api: Api) -> None:
     form.get_by_label("Type your username to confirm").fill(ada.username)
     form.get_by_label("Your password").fill("wrong password")
     form.get_by_role("button", name="Delete my account").click()
-    expect(form.locator("[data-error-for=password]")).to_contain_text("is not your current password")
+    expect(form.locator("[data-error-for=password]")).to_contain_text(
+        "is not your current password"
+    )
 
     form.get_by_label("Your password").fill(ada.password)
     form.get_by_role("button", name="Delete my account").click()
     expect(page).to_have_url("/")
     expect(page.get_by_test_id("flash")).to_contain_text("Your account is deleted")
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")).to_be_visible()
+    expect(nav_link(page, "Sign in")).to_be_visible()
     assert stored_token(page) is None
     assert api.http.get(f"/api/profiles/{ada.username}").status_code == 404
     gone = api.http.get("/api/user", headers={"Authorization": f"Token {token}"})
