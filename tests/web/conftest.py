@@ -56,6 +56,17 @@ document.addEventListener("securitypolicyviolation", (event) => {
 # The browser logs every failed request as a console error. An API error is an answer the
 # page handles (a 404 article, a 401 on a stale token); a missing script or style is a bug.
 API_RESOURCE = re.compile(r"^https?://[^/]+/api/")
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+WEB_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test is a stack test too (``-m "not stack"`` leaves them out), and
+    ``-m "not browser"`` leaves out only these."""
+    for item in items:
+        if item.path.is_relative_to(WEB_TESTS):
+            item.add_marker(pytest.mark.stack)
+            item.add_marker(pytest.mark.browser)
 
 
 # ---------------------------------------------------------------------------- the servers
@@ -368,3 +379,34 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.failed and isinstance(contexts, Contexts) and tmp_path:
         report.sections.append(("screenshots", "\n".join(contexts.screenshots(tmp_path))))
     return report
+
+
+# ------------------------------------------------------------------------- accessibility
+
+
+def axe_violations(
+    page: Page, *, impacts: tuple[str, ...] = ("serious", "critical"), selector: str | None = None
+) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (or within ``selector``), those of
+    the given impacts. Each is axe's result: ``id``, ``impact``, ``help``, ``nodes``.
+
+    axe is evaluated through the DevTools protocol, which the page's CSP does not govern;
+    the page itself still runs under its policy.
+    """
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text())
+    results: dict[str, Any] = page.evaluate(
+        """(selector) => axe.run(selector ? document.querySelector(selector) : document,
+                                 { resultTypes: ["violations"] })""",
+        selector,
+    )
+    return [v for v in results["violations"] if v.get("impact") in impacts]
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """A readable list for an assertion message."""
+    return "\n".join(
+        f"{v['impact']}: {v['id']} ({v['help']}) at "
+        + ", ".join(str(node["target"]) for node in v["nodes"][:5])
+        for v in violations
+    )

@@ -10,12 +10,10 @@ import pytest
 
 from fastboard.resources import web_root
 from fastboard.webui import WEB_CSP
-from tests.web.conftest import Api, BrowserProblems, Contexts
+from tests.web.conftest import Api, BrowserProblems, Contexts, axe_violations, describe_violations
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Response
-
-pytestmark = pytest.mark.stack
 
 # Issue 9: the first visit of the home page through NGINX transfers less than this.
 TRANSFER_BUDGET = 200 * 1024
@@ -130,3 +128,23 @@ def test_the_dev_server_serves_the_same_ui(new_context: Contexts, dev_server_url
     assert response.status == 200
     assert response.headers["content-security-policy"] == WEB_CSP
     assert response.text() == index_html()
+
+
+def test_axe_runs_under_the_pages_policy_and_reports_violations(page: Page) -> None:
+    """The helper page tests use for issue 9's accessibility checks (whether the pages
+    pass is for their own tests)."""
+    page.goto("/", wait_until="networkidle")
+    before = {violation["id"] for violation in axe_violations(page)}
+    # An image without a text alternative is a critical violation.
+    page.evaluate(
+        """() => {
+            const image = document.createElement("img");
+            image.src = "data:image/gif;base64,R0lGODlhAQABAAAAACw=";
+            document.body.append(image);
+        }"""
+    )
+    after = axe_violations(page)
+    assert "image-alt" not in before
+    assert "image-alt" in {violation["id"] for violation in after}, describe_violations(after)
+    within = axe_violations(page, selector="body", impacts=("critical",))
+    assert "image-alt" in {violation["id"] for violation in within}

@@ -1,17 +1,17 @@
 // Pieces several pages show: article previews, pagination, tags, avatars, the favorite
 // and follow buttons.
 import { api, enc } from "./api.js";
-import { failure, h, link, loading, time } from "./dom.js";
+import { failure, h, isAllowedImage, link, loading, time } from "./dom.js";
 import { navigate } from "./router.js";
 import { session } from "./session.js";
 
 export const PAGE_SIZE = 20;
 
 export function avatar(profile, size = "small") {
-  // Images come from user-given URLs; the CSP allows https: images, and a broken one
-  // falls back to the initial.
+  // Images come from user-given URLs: only those the CSP lets load (https:, this site)
+  // are asked for, and a broken one falls back to the initial.
   const initial = (profile.username || "?").slice(0, 1).toUpperCase();
-  if (profile.image) {
+  if (isAllowedImage(profile.image)) {
     const img = h("img", { class: `avatar ${size}`, src: profile.image, alt: "", loading: "lazy" });
     img.addEventListener("error", () => img.replaceWith(h("span", { class: `avatar ${size}`, "aria-hidden": "true" }, initial)));
     return img;

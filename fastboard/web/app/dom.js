@@ -145,3 +145,14 @@ export function time(iso, withTime = false) {
 export function title(text) {
   document.title = text ? `${text} — fastboard` : "fastboard";
 }
+
+/** Whether the CSP lets this image URL load: https:, or a path on this site. */
+export function isAllowedImage(url) {
+  if (!url) return false;
+  try {
+    const parsed = new URL(url, location.origin);
+    return parsed.protocol === "https:" || parsed.origin === location.origin;
+  } catch {
+    return false;
+  }
+}
