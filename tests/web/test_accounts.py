@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 
 from tests.web.accounts import expect, profile_path, sign_in, stored_token
-from tests.web.conftest import PASSWORD, Api
+from tests.web.conftest import PASSWORD, Api, Contexts, axe_violations, describe_violations
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page, Route
@@ -253,3 +253,32 @@ def test_a_profile_shows_articles_and_favorites_and_follows(page: Page, api: Api
     expect(page.get_by_test_id("follow")).to_have_count(0)  # not on your own
     page.goto("/profile/nobody-by-this-name")
     expect(page.get_by_role("heading", level=1)).to_have_text("Profile not found")
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_the_account_pages_have_no_serious_accessibility_violations(
+    new_context: Contexts, api: Api, width: int
+) -> None:
+    ada = api.register()
+    api.create_article(ada, title="Something to list")
+    page = new_context(viewport={"width": width, "height": 800}).new_page()
+    found = {}
+    for path in ("/login", "/register"):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        found[path] = axe_violations(page)
+    sign_in(page, ada)
+    for path in (
+        "/settings",
+        profile_path(ada),
+        f"{profile_path(ada)}/favorites",
+        "/profile/nobody-x",
+    ):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        expect(page.get_by_role("status")).to_have_count(0)  # nothing still loading
+        assert page.locator("h1").count() == 1, path
+        found[path] = axe_violations(page)
+    assert not any(found.values()), "\n".join(
+        f"{path}:\n{describe_violations(violations)}" for path, violations in found.items()
+    )

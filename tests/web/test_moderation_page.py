@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.web.accounts import expect, profile_path, sign_in
-from tests.web.conftest import Api, Contexts, User
+from tests.web.conftest import Api, Contexts, User, axe_violations, describe_violations
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -179,3 +179,21 @@ def test_the_moderation_log_has_pages(page: Page, api: Api) -> None:
     assert total >= 22
     second_page = api.call("GET", "/api/moderation/log?limit=20&offset=20", user=mod).json()
     assert second_page["entries"][0]["moderator"] in first_on_two
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_the_moderation_pages_have_no_serious_accessibility_violations(
+    new_context: Contexts, api: Api, width: int
+) -> None:
+    admin, target = moderator(api, "admin"), api.register()
+    page = new_context(viewport={"width": width, "height": 800}).new_page()
+    sign_in(page, admin)
+    page.goto("/moderation")
+    expect(page.get_by_test_id("log-entry").first).to_be_visible()
+    on_page = axe_violations(page)
+    assert not on_page, describe_violations(on_page)
+    page.goto(profile_path(target))
+    page.get_by_text(f"Moderate {target.username}").click()
+    expect(page.get_by_test_id("role-form")).to_be_visible()
+    on_profile = axe_violations(page)
+    assert not on_profile, describe_violations(on_profile)
