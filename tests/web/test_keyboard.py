@@ -61,11 +61,13 @@ def test_signing_in_with_the_keyboard_only(page: Page, api: Api) -> None:
 
 def test_the_skip_link_moves_focus_to_the_content(page: Page) -> None:
     page.goto("/login")
+    expect(page.get_by_test_id("login-form")).to_be_visible()
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to content")
     expect(skip).to_be_focused()
     expect(skip).to_be_visible()  # shown when focused
     page.keyboard.press("Enter")
+    expect(page.get_by_role("main")).to_be_focused()
     page.keyboard.press("Tab")
     # The next stop is in the page, not the header.
     expect(page.get_by_role("main").get_by_role("link", name="Create an account")).to_be_focused()

@@ -169,6 +169,14 @@ document.addEventListener("click", (event) => {
   if (header.dataset.open !== undefined && !header.contains(event.target)) setMenu(false);
 });
 
+// The skip link focuses the page's content itself: following "#main" only moves where
+// the next Tab starts from, and not in every browser.
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+  main.scrollIntoView();
+});
+
 onState((state) => {
   liveStatus.dataset.state = state;
   liveStatus.title = state === "open" ? "Live updates on" : "Live updates reconnecting";
