@@ -2,7 +2,7 @@
 // the moderation log. The forms are exported for the profile page, which shows them for
 // the profile's user (no username field there).
 import { api, enc, query } from "../api.js";
-import { articleHref, isoToLocal, localToIso, pagination, profileHref, signInHref } from "../components.js";
+import { articleHref, formErrors, isoToLocal, localToIso, pagination, profileHref, signInHref } from "../components.js";
 import { clearFormErrors, failure, field, h, link, loading, showFormErrors, time, title } from "../dom.js";
 import { navigate } from "../router.js";
 import { session } from "../session.js";
@@ -50,10 +50,6 @@ export function render(main, { query: params, signal }) {
 
 function panel(id, heading, form) {
   return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, heading), form);
-}
-
-function errorBox() {
-  return h("div", { class: "form-errors", "data-form-errors": true, role: "alert", tabindex: "-1", hidden: true });
 }
 
 /** The username input, or nothing when the form is for one known user (profile page). */
@@ -110,7 +106,7 @@ export function suspendForm({ username = "", prefill = "", onDone } = {}) {
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "suspend-form" } },
-    errorBox(),
+    formErrors(),
     usernameField(username, prefill),
     field(
       "Reason",
@@ -140,7 +136,7 @@ export function liftForm({ username = "", prefill = "", onDone } = {}) {
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "lift-form" } },
-    errorBox(),
+    formErrors(),
     usernameField(username, prefill),
     field("Reason (optional)", h("input", { name: "reason", maxlength: "1000", dataset: { field: "reason" } })),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "button" }, "Lift suspension")),
@@ -162,7 +158,7 @@ export function roleForm({ username = "", prefill = "", current = "", onDone } =
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "role-form" } },
-    errorBox(),
+    formErrors(),
     usernameField(username, prefill),
     field("Role", select, "Moderators delete, lock and suspend; admins also manage boards and roles."),
     field("Reason (optional)", h("input", { name: "reason", maxlength: "1000", dataset: { field: "reason" } })),
