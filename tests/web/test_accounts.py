@@ -100,6 +100,7 @@ def test_too_many_attempts_says_how_long_to_wait(page: Page) -> None:
     form.get_by_label("Password").fill("whatever1")
     form.get_by_role("button", name="Sign in").click()
     expect(form.locator("[data-form-errors]")).to_have_text("Too many attempts: try again in 17 s.")
+    expect(form.get_by_role("button", name="Sign in")).to_be_disabled()  # until the wait is over
 
 
 def test_the_sign_in_and_sign_up_pages_link_to_each_other_keeping_next(page: Page) -> None:

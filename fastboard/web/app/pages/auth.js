@@ -42,7 +42,18 @@ export function render(main, { query }) {
     } catch (error) {
       submit.disabled = false;
       if (error.name === "AbortError") return;
-      showFormErrors(form, error.status === 429 ? tooMany(error) : error);
+      if (error.status !== 429) {
+        showFormErrors(form, error);
+        return;
+      }
+      showFormErrors(form, tooMany(error));
+      // Trying again before the wait is over only meets the limit again.
+      if (error.retryAfter) {
+        submit.disabled = true;
+        setTimeout(() => {
+          submit.disabled = false;
+        }, error.retryAfter * 1000);
+      }
     }
   });
 
