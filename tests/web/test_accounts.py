@@ -283,3 +283,22 @@ def test_the_account_pages_have_no_serious_accessibility_violations(
     assert not any(found.values()), "\n".join(
         f"{path}:\n{describe_violations(violations)}" for path, violations in found.items()
     )
+
+
+def test_a_comment_on_your_article_is_a_notification_that_links_to_it(page: Page, api: Api) -> None:
+    ada, bob = api.register(), api.register()
+    article = api.create_article(ada, title="Notify me")
+    sign_in(page, ada)
+    summary = page.get_by_test_id("notifications").locator("summary")
+    expect(summary).to_have_attribute("aria-label", "Notifications")
+    page.wait_for_timeout(500)  # the live connection subscribes to `me`
+    api.comment(bob, article["slug"], "첫 댓글")
+    api.comment(bob, article["slug"], "second")
+    expect(page.get_by_test_id("notification-count")).to_have_text("2")
+    summary.click()
+    items = page.get_by_test_id("notification")
+    expect(items).to_have_count(2)
+    expect(items.first).to_have_text(f"{bob.username} commented on your article")
+    items.first.click()
+    expect(page).to_have_url(f"/article/{article['slug']}")
+    expect(page.get_by_test_id("notification-count")).to_have_count(0)
