@@ -13,6 +13,7 @@ Without Playwright or Chromium the tests skip, except under ``CI=true``, where t
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -382,6 +383,17 @@ def pytest_runtest_makereport(
 
 
 # ------------------------------------------------------------------------- accessibility
+
+
+def sign_in(context: BrowserContext, user: User) -> None:
+    """Every page ``context`` opens from now on starts signed in as ``user``: the token is
+    where the app keeps it (``fastboard.token`` in localStorage, app/session.js). For tests
+    whose subject is not the sign-in form itself."""
+    # Init scripts run in about:blank too, which has no storage.
+    context.add_init_script(
+        "if (location.protocol.startsWith('http')) "
+        f"localStorage.setItem('fastboard.token', {json.dumps(user.token)});"
+    )
 
 
 def axe_violations(

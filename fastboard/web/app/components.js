@@ -141,10 +141,10 @@ function requireSignIn() {
 
 /** ♥ with the count; toggles the favorite. Anonymous readers are sent to sign in. */
 export function favoriteButton(article, { compact = false } = {}) {
+  // A toggle: its name stays "Favorite <title>" and aria-pressed says whether it is on.
+  // The name is the button's own text (a compact button hides the words visually only),
+  // so what a speech-input user reads on screen is part of what they can say.
   const count = h("span", { class: "count", dataset: { testid: "favorites-count" } }, String(article.favoritesCount));
-  const label = () => (article.favorited ? "Unfavorite" : "Favorite");
-  // The name is the button's own text (the hidden parts for screen readers), not an
-  // aria-label: a label that leaves out the visible count fails WCAG's "label in name".
   const button = h(
     "button",
     {
@@ -154,15 +154,13 @@ export function favoriteButton(article, { compact = false } = {}) {
       dataset: { testid: "favorite" },
     },
     h("span", { "aria-hidden": "true" }, "♥ "),
-    h("span", { class: ["label", compact && "visually-hidden"] }, `${label()} `),
-    h("span", { class: "visually-hidden" }, `“${article.title}”, favorites: `),
+    h("span", { class: compact ? "visually-hidden" : "label" }, "Favorite "),
+    h("span", { class: "visually-hidden" }, `“${article.title}”, `),
     count,
   );
   const paint = () => {
     button.setAttribute("aria-pressed", String(Boolean(article.favorited)));
     count.textContent = String(article.favoritesCount);
-    const text = button.querySelector(".label");
-    if (text) text.textContent = `${label()} `;
   };
   button.addEventListener("click", async () => {
     if (!session.signedIn) return requireSignIn();

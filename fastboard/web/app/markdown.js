@@ -12,7 +12,16 @@ const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
 // sanitizer would remove the dangerous parts anyway), an HTML fragment with event handlers
 // that reaches the browser's parser makes it report CSP violations, even in the inert
 // document DOMPurify parses in.
-marked.use({ gfm: true, breaks: false, renderer: { html: (token) => escapeHtml(token.text) } });
+//
+// Headings move one level down (# is an h2): the page's own title is its only h1.
+marked.use({
+  gfm: true,
+  breaks: false,
+  renderer: { html: (token) => escapeHtml(token.text) },
+  walkTokens: (token) => {
+    if (token.type === "heading") token.depth = Math.min(6, token.depth + 1);
+  },
+});
 
 // Links in user content open normally but never pass the reader's page to the target.
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
