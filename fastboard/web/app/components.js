@@ -282,6 +282,11 @@ export function safeNext(value) {
   return url.pathname + url.search + url.hash;
 }
 
+/** A form's box for the API errors no input names (showFormErrors fills it, focuses it). */
+export function formErrors() {
+  return h("div", { class: "form-errors", "data-form-errors": true, role: "alert", tabindex: "-1", hidden: true });
+}
+
 /** The sign-in address that comes back here afterwards. */
 export function signInHref(back = location.pathname + location.search) {
   return `/login?next=${enc(back)}`;

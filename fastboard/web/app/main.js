@@ -124,7 +124,7 @@ function paintNotifications() {
             "li",
             { class: item.fresh ? "fresh" : null },
             link(item.href, { dataset: { testid: "notification" } }, item.text),
-            h("span", { class: "muted when" }, " ", time(item.at, true)),
+            h("span", { class: "muted when" }, time(item.at, true)),
           ),
         )
       : [h("li", { class: "muted" }, "Nothing new.")]),
@@ -167,6 +167,14 @@ document.addEventListener("keydown", (event) => {
 document.addEventListener("click", (event) => {
   if (menu?.details.open && !menu.details.contains(event.target)) menu.details.open = false;
   if (header.dataset.open !== undefined && !header.contains(event.target)) setMenu(false);
+});
+
+// The skip link focuses the page's content itself: following "#main" only moves where
+// the next Tab starts from, and not in every browser.
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+  main.scrollIntoView();
 });
 
 onState((state) => {

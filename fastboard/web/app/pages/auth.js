@@ -1,7 +1,7 @@
 // Sign in (/login) and sign up (/register): one module, the path decides. After either,
 // the reader goes to ?next= when it is a path on this site, else home.
 import { api } from "../api.js";
-import { safeNext } from "../components.js";
+import { formErrors, safeNext } from "../components.js";
 import { clearFormErrors, field, h, link, showFormErrors, title } from "../dom.js";
 import { navigate } from "../router.js";
 import { session } from "../session.js";
@@ -42,7 +42,18 @@ export function render(main, { query }) {
     } catch (error) {
       submit.disabled = false;
       if (error.name === "AbortError") return;
-      showFormErrors(form, error.status === 429 ? tooMany(error) : error);
+      if (error.status !== 429) {
+        showFormErrors(form, error);
+        return;
+      }
+      showFormErrors(form, tooMany(error));
+      // Trying again before the wait is over only meets the limit again.
+      if (error.retryAfter) {
+        submit.disabled = true;
+        setTimeout(() => {
+          submit.disabled = false;
+        }, error.retryAfter * 1000);
+      }
     }
   });
 
@@ -59,15 +70,11 @@ export function render(main, { query }) {
   );
 }
 
-function errorBox() {
-  return h("div", { class: "form-errors", "data-form-errors": true, role: "alert", tabindex: "-1", hidden: true });
-}
-
 function loginForm() {
   return h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "login-form" } },
-    errorBox(),
+    formErrors(),
     field("Email", h("input", { name: "email", type: "email", autocomplete: "email", required: true, dataset: { field: "email" } })),
     field(
       "Password",
@@ -81,7 +88,7 @@ function registerForm() {
   return h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "register-form" } },
-    errorBox(),
+    formErrors(),
     field(
       "Username",
       h("input", { name: "username", autocomplete: "username", required: true, maxlength: "64", dataset: { field: "username" } }),

@@ -2,7 +2,7 @@
 // the moderation log. The forms are exported for the profile page, which shows them for
 // the profile's user (no username field there).
 import { api, enc, query } from "../api.js";
-import { articleHref, isoToLocal, localToIso, pagination, profileHref, signInHref } from "../components.js";
+import { articleHref, formErrors, isoToLocal, localToIso, pagination, profileHref, signInHref } from "../components.js";
 import { clearFormErrors, failure, field, h, link, loading, showFormErrors, time, title } from "../dom.js";
 import { navigate } from "../router.js";
 import { session } from "../session.js";
@@ -52,10 +52,6 @@ function panel(id, heading, form) {
   return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, heading), form);
 }
 
-function errorBox() {
-  return h("div", { class: "form-errors", "data-form-errors": true, role: "alert", tabindex: "-1", hidden: true });
-}
-
 /** The username input, or nothing when the form is for one known user (profile page). */
 function usernameField(username, prefill) {
   if (username) return null;
@@ -67,7 +63,7 @@ function usernameField(username, prefill) {
 
 /**
  * Wires a moderation form: `send(data, username)` makes the call and returns the success
- * text; the API's errors go next to their fields ("profile not found" next to the
+ * text and the answer (given to onDone); the API's errors go next to their fields ("profile not found" next to the
  * username), the success in the form's status line.
  */
 function moderationForm(form, { username, onDone }, send) {
@@ -86,8 +82,9 @@ function moderationForm(form, { username, onDone }, send) {
     }
     submit.disabled = true;
     try {
-      status.textContent = await send(data, target);
-      onDone?.();
+      const [text, body] = await send(data, target);
+      status.textContent = text;
+      onDone?.(body);
     } catch (error) {
       if (error.name === "AbortError") return;
       showFormErrors(form, unknownUser(error, username));
@@ -109,7 +106,7 @@ export function suspendForm({ username = "", prefill = "", onDone } = {}) {
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "suspend-form" } },
-    errorBox(),
+    formErrors(),
     usernameField(username, prefill),
     field(
       "Reason",
@@ -131,7 +128,7 @@ export function suspendForm({ username = "", prefill = "", onDone } = {}) {
       body: { suspension: { until, reason: data.reason } },
     });
     const s = body.suspension;
-    return `${s.username} is suspended until ${new Date(s.until).toLocaleString()}.`;
+    return [`${s.username} is suspended until ${new Date(s.until).toLocaleString()}.`, body];
   });
 }
 
@@ -139,7 +136,7 @@ export function liftForm({ username = "", prefill = "", onDone } = {}) {
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "lift-form" } },
-    errorBox(),
+    formErrors(),
     usernameField(username, prefill),
     field("Reason (optional)", h("input", { name: "reason", maxlength: "1000", dataset: { field: "reason" } })),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "button" }, "Lift suspension")),
@@ -148,7 +145,7 @@ export function liftForm({ username = "", prefill = "", onDone } = {}) {
     const body = await api(`/profiles/${enc(target)}/suspension${query({ reason: data.reason?.trim() })}`, {
       method: "DELETE",
     });
-    return `${body.suspension.username} is not suspended.`;
+    return [`${body.suspension.username} is not suspended.`, body];
   });
 }
 
@@ -161,7 +158,7 @@ export function roleForm({ username = "", prefill = "", current = "", onDone } =
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "role-form" } },
-    errorBox(),
+    formErrors(),
     usernameField(username, prefill),
     field("Role", select, "Moderators delete, lock and suspend; admins also manage boards and roles."),
     field("Reason (optional)", h("input", { name: "reason", maxlength: "1000", dataset: { field: "reason" } })),
@@ -173,7 +170,7 @@ export function roleForm({ username = "", prefill = "", current = "", onDone } =
       method: "PUT",
       body: reason ? { role: data.role, reason } : { role: data.role },
     });
-    return `${body.profile.username} is now ${body.profile.role}.`;
+    return [`${body.profile.username} is now ${body.profile.role}.`, body];
   });
 }
 
@@ -191,6 +188,12 @@ function target(entry) {
   if (entry.targetType === "user") return link(profileHref(entry.target), {}, entry.target);
   if (entry.targetType === "article" && entry.action !== "delete_article") return link(articleHref(entry.target), {}, entry.target);
   return h("span", { class: "target" }, entry.targetType === "comment" ? `#${entry.target}` : entry.target);
+}
+
+/** "until 2030-01-31T12:00:00.000Z" reads in the reader's time; other details as given. */
+function detail(text) {
+  const until = /^until (\d{4}-\d\d-\d\dT[\d:.]+Z)$/.exec(text);
+  return until ? ["until ", time(until[1], true)] : text;
 }
 
 function moderationLog(offset, signal) {
@@ -217,7 +220,7 @@ function moderationLog(offset, signal) {
                 h("strong", {}, entry.moderator),
                 ` ${ACTIONS[entry.action] ?? entry.action.replaceAll("_", " ")} `,
                 target(entry),
-                entry.detail ? h("span", { class: "muted" }, ` (${entry.detail})`) : null,
+                entry.detail ? h("span", { class: "muted" }, " (", detail(entry.detail), ")") : null,
               ),
               entry.reason ? h("p", { class: "reason" }, "Reason: ", entry.reason) : null,
               h("p", { class: "muted when" }, time(entry.createdAt, true)),

@@ -87,6 +87,15 @@ function profileView(profile, { favorites, page, signal }) {
   ];
 }
 
+/** A role change made here shows in the heading's badge at once. */
+function showRole(details, role) {
+  const heading = details.closest(".profile")?.querySelector("[data-testid=profile-name]");
+  if (!heading) return;
+  heading.querySelector(".badge")?.remove();
+  const badge = roleBadge(role);
+  if (badge) heading.append(badge);
+}
+
 /** Suspend / lift / role for this user, folded away until asked for. */
 function moderationPanel(profile) {
   const details = h(
@@ -109,7 +118,7 @@ function moderationPanel(profile) {
           h("section", { "aria-labelledby": "p-suspend" }, h("h2", { id: "p-suspend" }, "Suspend"), suspendForm({ username })),
           h("section", { "aria-labelledby": "p-lift" }, h("h2", { id: "p-lift" }, "Lift a suspension"), liftForm({ username })),
           session.isAdmin
-            ? h("section", { "aria-labelledby": "p-role" }, h("h2", { id: "p-role" }, "Role"), roleForm({ username, current: profile.role }))
+            ? h("section", { "aria-labelledby": "p-role" }, h("h2", { id: "p-role" }, "Change the role"), roleForm({ username, current: profile.role, onDone: (body) => showRole(details, body.profile.role) }))
             : null,
         );
       } catch (error) {

@@ -1,7 +1,7 @@
 // Settings: profile, password, data export, sign out, delete account. Every write shows
 // the API's answer where it was attempted (a suspended account's 403 included).
 import { api, ApiError } from "../api.js";
-import { flash, focusFlash, profileHref, signInHref } from "../components.js";
+import { flash, focusFlash, formErrors, profileHref, signInHref } from "../components.js";
 import { clearFormErrors, failure, field, h, link, showFormErrors, title } from "../dom.js";
 import { navigate } from "../router.js";
 import { session } from "../session.js";
@@ -37,19 +37,19 @@ export function render(main) {
           "Sign out",
         ),
       ),
-      section("delete-heading", "Delete your account", deleteForm(user), "danger-zone"),
+      h(
+        "section",
+        { class: "panel settings-section danger-zone", "aria-labelledby": "delete-heading" },
+        h("h2", { id: "delete-heading" }, "Delete your account"),
+        deleteForm(user),
+      ),
     ),
   );
   focusFlash();
 }
 
 function section(id, heading, ...children) {
-  const extra = typeof children.at(-1) === "string" ? children.pop() : null;
-  return h("section", { class: ["panel", "settings-section", extra], "aria-labelledby": id }, h("h2", { id }, heading), ...children);
-}
-
-function errorBox() {
-  return h("div", { class: "form-errors", "data-form-errors": true, role: "alert", tabindex: "-1", hidden: true });
+  return h("section", { class: "panel settings-section", "aria-labelledby": id }, h("h2", { id }, heading), ...children);
 }
 
 /** Submits `form` with `send(data)`; errors next to the fields, the button busy meanwhile. */
@@ -75,7 +75,7 @@ function profileForm(user) {
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "settings-form" } },
-    errorBox(),
+    formErrors(),
     field(
       "Profile picture URL",
       h("input", { name: "image", type: "url", inputmode: "url", autocomplete: "photo", value: user.image || "", dataset: { field: "image" } }),
@@ -98,7 +98,7 @@ function passwordForm() {
   const form = h(
     "form",
     { class: "stack", novalidate: true, dataset: { testid: "password-form" } },
-    errorBox(),
+    formErrors(),
     // A hidden username lets password managers file the new password under the account.
     h("input", { type: "text", name: "username", autocomplete: "username", value: session.user.username, hidden: true }),
     field(
@@ -191,7 +191,7 @@ function deleteForm(user) {
       "Your account, favorites and follows are removed at once and you are signed out everywhere. ",
       "Your articles and comments stay, shown under “[deleted]”, so the conversations around them keep their sense.",
     ),
-    errorBox(),
+    formErrors(),
     field("Type your username to confirm", confirmInput, `Type “${user.username}”.`),
     field(
       "Your password",
