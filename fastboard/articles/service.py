@@ -58,6 +58,7 @@ def _summary_json(row: ArticleRow) -> ArticleJSON:
 def _article_json(row: ArticleRow) -> ArticleJSON:
     article = _summary_json(row)
     article["body"] = row.body or ""
+    article["locked"] = row.locked
     return article
 
 
@@ -238,7 +239,8 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
     if article.slug != slug_before:
         edited.append(comments_on(slug_before))  # no article there any more
     changed(session, Article, Tag, ArticleTag, keys=edited)
-    return live.article_updated(session, await get(session, article.slug, user))
+    answer = await get(session, article.slug, user)
+    return live.article_updated(session, answer, previous_slug=slug_before)
 
 
 async def delete(

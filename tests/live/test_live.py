@@ -119,6 +119,25 @@ async def test_a_korean_slug_is_a_topic_like_any_other(live_server: str) -> None
     assert event["data"]["body"] == "반가워요"
 
 
+async def test_a_retitled_article_tells_the_readers_of_its_old_slug(live_server: str) -> None:
+    async with http_client(live_server) as http, connect(ws_url(live_server)) as reader:
+        alice = await register(http, "alice")
+        old = (await post_article(http, alice["token"], "첫 제목"))["slug"]
+        await subscribe(reader, f"article:{old}")
+        change = {"article": {"title": "새 제목"}}
+        edited = await http.put(f"/api/articles/{old}", json=change, headers=auth(alice["token"]))
+        assert edited.status_code == 200, edited.text
+        event = await receive(reader)
+        await quiet(reader)  # once, on the old topic
+
+    new = edited.json()["article"]["slug"]
+    assert new.startswith("새-제목")
+    assert event["topic"] == f"article:{old}"
+    assert event["event"] == "article.updated"
+    assert event["data"]["slug"] == new
+    assert event["data"]["title"] == "새 제목"
+
+
 async def test_a_follow_reaches_the_followed_users_me_only(live_server: str) -> None:
     async with (
         http_client(live_server) as http,

@@ -348,3 +348,20 @@ export function isoToLocal(date) {
 export function roleRank(role) {
   return { user: 0, moderator: 1, admin: 2 }[role] ?? 0;
 }
+
+/**
+ * Markdown headings moved `by` more levels down (at most h6): renderMarkdown() already
+ * starts them at h2, under the page's h1; a comment sits under the h2 "Comments", so its
+ * headings start at h3. Works on the sanitized fragment; children move over as nodes,
+ * never as HTML.
+ */
+export function demoteHeadings(fragment, by = 1) {
+  for (const heading of fragment.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+    const level = Math.min(6, Number(heading.tagName[1]) + by);
+    const replacement = document.createElement(`h${level}`);
+    for (const attribute of heading.attributes) replacement.setAttribute(attribute.name, attribute.value);
+    replacement.append(...heading.childNodes);
+    heading.replaceWith(replacement);
+  }
+  return fragment;
+}

@@ -8,6 +8,7 @@ import {
   boardHref,
   byline,
   confirmInline,
+  demoteHeadings,
   favoriteButton,
   followButton,
   outranks,
@@ -110,12 +111,17 @@ class ArticlePage {
     );
     this.titleEl.id = "article-heading";
 
-    const stop = listen(
-      `article:${a.slug}`,
+    this.listenTo(a.slug);
+    return () => this.stopListening?.();
+  }
+
+  listenTo(slug) {
+    this.stopListening?.();
+    this.stopListening = listen(
+      `article:${slug}`,
       (event) => this.onEvent(event),
       () => this.loadComments(),
     );
-    return stop;
   }
 
   actions() {
@@ -123,7 +129,8 @@ class ArticlePage {
     const canModerate = outranks(a.author.role);
     const items = [];
     if (this.mine) {
-      items.push(link(`/editor/${enc(a.slug)}`, { class: "button", dataset: { testid: "edit-article" } }, "Edit"));
+      this.editLink = link(`/editor/${enc(a.slug)}`, { class: "button", dataset: { testid: "edit-article" } }, "Edit");
+      items.push(this.editLink);
     }
     if (this.mine || canModerate) {
       const button = h("button", { type: "button", class: "button danger", dataset: { testid: "delete-article" } }, "Delete article");
@@ -261,7 +268,7 @@ class ArticlePage {
           h("span", { class: "muted" }, " · ", time(comment.createdAt, true)),
         ),
       ),
-      h("div", { class: "markdown comment-body" }, renderMarkdown(comment.body)),
+      h("div", { class: "markdown comment-body" }, demoteHeadings(renderMarkdown(comment.body))),
       del ? h("footer", { class: "actions" }, del) : null,
     );
     this.comments.set(comment.id, item);
@@ -396,7 +403,12 @@ class ArticlePage {
     if (typeof data.locked === "boolean") this.setLocked(data.locked);
     title(data.title);
     this.status.textContent = "The article was edited.";
-    if (data.slug && data.slug !== slug) history.replaceState(null, "", articleHref(data.slug));
+    if (data.slug && data.slug !== slug) {
+      // Retitled: a new address, and its later events come on the new slug's topic.
+      history.replaceState(null, "", articleHref(data.slug));
+      this.editLink?.setAttribute("href", `/editor/${enc(data.slug)}`);
+      this.listenTo(data.slug);
+    }
   }
 
   gone() {

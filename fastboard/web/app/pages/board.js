@@ -57,6 +57,12 @@ export async function render(main, { params, query: search, signal }) {
     if (offset) history.replaceState(null, "", boardHref(board.slug));
   };
 
+  const countEl = h("span", { class: "muted", dataset: { testid: "board-count" } });
+  const paintCount = () => {
+    countEl.textContent = `${board.articlesCount} ${board.articlesCount === 1 ? "article" : "articles"}`;
+  };
+  paintCount();
+
   const paintBar = (text) => {
     const button = h(
       "button",
@@ -76,11 +82,7 @@ export async function render(main, { params, query: search, signal }) {
       h(
         "div",
         { class: "actions" },
-        h(
-          "span",
-          { class: "muted" },
-          `${board.articlesCount} ${board.articlesCount === 1 ? "article" : "articles"}`,
-        ),
+        countEl,
         board.archived
           ? null
           : link(`/editor?board=${enc(board.slug)}`, { class: "button primary", dataset: { testid: "new-post" } }, "New post"),
@@ -102,6 +104,8 @@ export async function render(main, { params, query: search, signal }) {
     (event) => {
       if (event.event !== "article.created") return;
       fresh += 1;
+      board.articlesCount += 1;
+      paintCount();
       paintBar(`${fresh} new ${fresh === 1 ? "post" : "posts"}: show`);
     },
     () => paintBar("New posts may have arrived: show"),

@@ -2,7 +2,7 @@
 // tags as removable chips, and the board it goes on. /editor writes a new one (on
 // ?board=<slug> when coming from a board), /editor/<slug> edits one of your own.
 import { api, enc } from "../api.js";
-import { articleHref } from "../components.js";
+import { articleHref, boardHref } from "../components.js";
 import { clearFormErrors, failure, field, h, link, loading, showFormErrors, title } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
 import { navigate, refresh } from "../router.js";
@@ -92,7 +92,7 @@ function editorForm(article, categories, boardParam) {
       "div",
       { class: "actions" },
       submit,
-      link(article ? articleHref(article.slug) : "/", { class: "button" }, "Cancel"),
+      link(article ? articleHref(article.slug) : boardParam ? boardHref(boardParam) : "/", { class: "button" }, "Cancel"),
     ),
   );
 
