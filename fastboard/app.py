@@ -36,8 +36,8 @@ from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
 from fastboard.moderation.router import router as moderation_router
 from fastboard.profiles.router import router as profiles_router
-from fastboard.search.router import router as search_router
 from fastboard.resources import web_root
+from fastboard.search.router import router as search_router
 from fastboard.settings import Settings, get_settings
 from fastboard.users.router import router as users_router
 

@@ -46,7 +46,5 @@ async def search(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> Response:
-    found = await service.search(
-        session, q, board=board, token=token, limit=limit, offset=offset
-    )
+    found = await service.search(session, q, board=board, token=token, limit=limit, offset=offset)
     return JSONBytes(found)

@@ -44,7 +44,7 @@ HOSTILE = [
     "   ",
     "\t\n",
     "😀",
-    "ｆｕｌｌｗｉｄｔｈ",
+    "\uff46\uff55\uff4c\uff4c"  # fullwidth letters,
     "\u202e\u200b",
     "x" * MAX_QUERY_LENGTH,
     "서" * MAX_QUERY_LENGTH,
@@ -54,7 +54,9 @@ HOSTILE = [
 
 @pytest.fixture
 async def corpus(client: httpx.AsyncClient, alice: dict[str, Any]) -> None:
-    await create_article(client, alice["token"], title="100% done_right", body="a\\b 'quoted' \"x\"")
+    await create_article(
+        client, alice["token"], title="100% done_right", body="a\\b 'quoted' \"x\""
+    )
     await create_article(client, alice["token"], title="서버 설치", body="the end, or not")
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.articles.conftest import SUMMARY_KEYS, favorite, follow
-from tests.conftest import auth, create_article, register
+from tests.conftest import auth, create_article
 
 pytestmark = pytest.mark.anyio
 
@@ -84,7 +84,8 @@ async def test_user_text_comes_back_escaped_in_the_highlight(
     found = await search(client, "needle")
 
     highlight = found["articles"][0]["highlight"]
-    assert "<script>" not in highlight and "<b>" not in highlight
+    assert "<script>" not in highlight
+    assert "<b>" not in highlight
     assert "alert(&quot;x&quot;)&lt;/script&gt; &amp; after" in highlight
     assert "<mark>needle</mark> &lt;b&gt;here&lt;/b&gt;" in highlight
     assert found["comments"][0]["highlight"] == (
@@ -143,7 +144,8 @@ async def test_comments_are_found_as_their_own_kind(
 
     found = await search(client, "서버")
 
-    assert found["articles"] == [] and found["articlesCount"] == 0
+    assert found["articles"] == []
+    assert found["articlesCount"] == 0
     assert found["commentsCount"] == 1
     hit = found["comments"][0]
     assert hit["id"] == comment_id
@@ -194,7 +196,8 @@ async def test_the_board_filter(client: httpx.AsyncClient, admin: dict[str, Any]
 
     assert slugs(in_cooking) == [cooking["slug"]]
     assert [hit["article"]["slug"] for hit in in_cooking["comments"]] == [cooking["slug"]]
-    assert slugs(in_general) == [general["slug"]] and in_general["comments"] == []
+    assert slugs(in_general) == [general["slug"]]
+    assert in_general["comments"] == []
     assert nowhere == {"articles": [], "articlesCount": 0, "comments": [], "commentsCount": 0}
 
 
