@@ -84,6 +84,12 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
+def caseless(term: str) -> bool:
+    """Whether ``term`` reads the same in upper and lower case (Korean, digits): LIKE
+    finds it as ILIKE would, without lowercasing the text it searches."""
+    return term.upper() == term.lower()
+
+
 def fts5_phrase(term: str) -> str:
     """``term`` as an FTS5 string: matched as it is, whatever characters it holds."""
     return '"' + term.replace('"', '""') + '"'
