@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.articles.conftest import SUMMARY_KEYS, favorite, follow
 from tests.conftest import auth, create_article
@@ -246,3 +247,38 @@ async def test_a_deleted_account_s_token_is_refused(
 
     assert refused.status_code == 401
     assert refused.json() == {"errors": {"token": ["token is invalid or has expired"]}}
+
+
+async def test_the_sqlite_indexes_stay_in_step_with_the_rows(
+    app: Any, client: httpx.AsyncClient, alice: dict[str, Any]
+) -> None:
+    """Inserts, edits, deletions and the cascade of an article's comments leave the FTS5
+    tables agreeing with their tables (FTS5's own integrity check)."""
+    if app.state.settings.database_url.startswith("postgresql"):
+        pytest.skip("FTS5 is SQLite's; PostgreSQL's search columns are generated")
+    first = await create_article(client, alice["token"], body="first body")
+    second = await create_article(client, alice["token"], body="second body")
+    await comment(client, alice["token"], first["slug"], "on the first")
+    await comment(client, alice["token"], second["slug"], "on the second")
+    edited = await client.put(
+        f"/api/articles/{second['slug']}",
+        json={"article": {"title": "Renamed", "body": "edited"}},
+        headers=auth(alice["token"]),
+    )
+    assert edited.status_code == 200
+    response = await client.delete(f"/api/articles/{first['slug']}", headers=auth(alice["token"]))
+    assert response.status_code == 204
+    await comment(client, alice["token"], edited.json()["article"]["slug"], "a later one")
+
+    async with app.state.database.reader() as session:
+        for table in ("articles_search", "comments_search"):
+            # Raises (SQLITE_CORRUPT_VTAB) when the index disagrees with the rows.
+            await session.execute(
+                text(f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)")  # noqa: S608
+            )
+        await session.rollback()
+
+    assert (await search(client, "on the first"))["comments"] == []
+    assert [hit["body"] for hit in (await search(client, "the second"))["comments"]] == [
+        "on the second"
+    ]
