@@ -2,9 +2,10 @@
 then a page of articles and a page of comments, one statement each.
 
 PostgreSQL: a row matches ``search_vector @@ websearch_to_tsquery('simple', :q)`` or holds
-the terms as substrings (ILIKE, which the trigram indexes serve), and none of the
-excluded terms; ranked by ``ts_rank`` (title above description above body) plus the
-terms' trigram word similarity to the title and description.
+the terms as substrings (ILIKE or LIKE, which the trigram indexes serve for terms of three
+characters or more), and none of the excluded terms; ranked by ``ts_rank`` (title above
+description above body) plus a bonus when the longest term is in the title (0.5) or the
+description (0.2).
 SQLite: the FTS5 trigram tables find terms of three characters or more, LIKE the shorter
 ones; ranked by where the terms occur (title 4, description 2, body 1, summed over terms).
 Ties go to the newer. Statements are built once per shape and take the terms as values.
