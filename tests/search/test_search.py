@@ -282,3 +282,19 @@ async def test_the_sqlite_indexes_stay_in_step_with_the_rows(
     assert [hit["body"] for hit in (await search(client, "the second"))["comments"]] == [
         "on the second"
     ]
+
+
+async def test_an_article_of_the_largest_size_is_written_and_found(
+    client: httpx.AsyncClient, alice: dict[str, Any]
+) -> None:
+    """The search columns and indexes take whatever an article may hold (100,000
+    characters of distinct words and of Korean)."""
+    words = " ".join(f"w{n}" for n in range(20_000))[:60_000]
+    body = (words + " " + "가나다라마바사" * 6_000)[: 100_000 - len(" needle")] + " needle"
+    assert len(body) == 100_000
+    created = await create_article(client, alice["token"], body=body)
+
+    found = await search(client, "needle")
+
+    assert slugs(found) == [created["slug"]]
+    assert found["articles"][0]["highlight"].endswith("<mark>needle</mark>")
