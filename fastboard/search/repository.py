@@ -76,7 +76,8 @@ class Shape:
     caseless_first: bool = False
     folded: bool = False
     caseless: bool = False
-    excluded: bool = False
+    folded_excluded: bool = False
+    caseless_excluded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +136,13 @@ def _postgresql_match(shape: Shape, document: str, vector: str) -> TextClause:
         # the rows it finds.
         substring = " AND ".join([f"{document} {_like(shape)} :first", *terms])
     match = f"({vector} @@ {_TSQUERY} OR ({substring}))"
-    if shape.excluded:
-        unwanted = f"{document} ILIKE ANY (:folded_excluded)"
-        unwanted += f" OR {document} LIKE ANY (:caseless_excluded)"
-        match += f" AND NOT ({unwanted})"
+    unwanted = []
+    if shape.folded_excluded:
+        unwanted.append(f"{document} ILIKE ANY (:folded_excluded)")
+    if shape.caseless_excluded:
+        unwanted.append(f"{document} LIKE ANY (:caseless_excluded)")
+    if unwanted:
+        match += f" AND NOT ({' OR '.join(unwanted)})"
     binds = [
         bindparam(name, type_=ARRAY(Text))
         for name in ("folded", "caseless", "folded_excluded", "caseless_excluded")
@@ -247,12 +251,10 @@ def _counted(matches: Select[Any]) -> Any:
 def _totals_statement(shape: Shape) -> Select[Any]:
     one: Any = literal_column("1")
     articles = select(one).select_from(Article).where(*_article_filters(shape))
-    comments = (
-        select(one)
-        .select_from(Comment)
-        .join(Article, Article.id == Comment.article_id)
-        .where(*_comment_filters(shape))
-    )
+    comments = select(one).select_from(Comment)
+    if shape.board:
+        comments = comments.join(Article, Article.id == Comment.article_id)
+    comments = comments.where(*_comment_filters(shape))
     columns: list[Any] = [
         _counted(articles).label("articles_total"),
         _counted(comments).label("comments_total"),
@@ -337,7 +339,8 @@ def _shape(
         caseless_first=caseless(max(query.include, key=len)),
         folded=bool(params["folded"]),
         caseless=bool(params["caseless"]),
-        excluded=bool(query.exclude),
+        folded_excluded=bool(params["folded_excluded"]),
+        caseless_excluded=bool(params["caseless_excluded"]),
     )
 
 
