@@ -37,6 +37,7 @@ from fastboard.migrate import upgrade_to_head
 from fastboard.moderation.router import router as moderation_router
 from fastboard.profiles.router import router as profiles_router
 from fastboard.resources import web_root
+from fastboard.search.router import router as search_router
 from fastboard.settings import Settings, get_settings
 from fastboard.users.router import router as users_router
 from fastboard.webui import install_web_ui
@@ -98,6 +99,7 @@ def _include_api(app: FastAPI) -> None:
         users_router,
         boards_router,
         moderation_router,
+        search_router,
         live_router,
     ):
         app.include_router(router, prefix="/api")

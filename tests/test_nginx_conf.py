@@ -50,7 +50,7 @@ def test_only_existing_endpoints_are_proxied() -> None:
     assert sorted(proxied) == sorted(
         ["/api/", "/api/users/login", "/api/users", "/api/user/password", "/api/user",
          "/_fastboard/delete-account", "/docs", "/redoc", "/openapi.json",
-         "/health", "/ready", "/metrics", "/api/live"]
+         "/health", "/ready", "/metrics", "/api/live", "/api/search"]
     )  # fmt: skip
 
 
@@ -74,6 +74,18 @@ def test_rate_limits_and_their_retry_after_follow_the_limits_given() -> None:
     assert "burst=7 nodelay;" in rendered
     assert "burst=2 nodelay;" in rendered
     assert "/api/users/login      20;" in rendered
+
+
+def test_search_has_a_zone_of_its_own_within_the_general_one() -> None:
+    rendered = site(limits=RateLimits(general="50r/s", search="3r/m", search_burst=4))
+    block = rendered[rendered.index("location = /api/search {") :]
+    block = block[: block.index("}")]
+
+    assert "zone=fastboard_search:10m rate=3r/m;" in rendered
+    assert "limit_req zone=fastboard_search burst=4 nodelay;" in block
+    assert "limit_req zone=fastboard_api " in block
+    assert "proxy_pass http://fastboard_app;" in block
+    assert "/api/search           20;" in rendered  # Retry-After: one token at 3r/m
 
 
 @pytest.mark.parametrize(("rate", "seconds"), [("20r/s", 1), ("10r/m", 6), ("7r/m", 9)])

@@ -565,3 +565,10 @@ async def reassign_articles(session: AsyncSession, from_id: int, to_id: int) -> 
         .values(author_id=to_id)
         .execution_options(synchronize_session=False)
     )
+
+
+def select_article_rows(*, with_viewer: bool) -> Select[Any]:
+    """Articles as ``ArticleRow`` reads them, body included (author, board, tags, and the
+    viewer's flags on the bound parameter ``viewer_id``), for another domain's list to
+    filter and order: search."""
+    return _select_rows(with_viewer=with_viewer, with_body=True)

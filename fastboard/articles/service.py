@@ -291,3 +291,8 @@ def _favorites_changed(session: AsyncSession, article_id: int | None) -> None:
 async def popular_tags(session: AsyncSession) -> list[str]:
     cache.depends_on(keys.TAGS)
     return await repository.popular_tags(session, POPULAR_TAGS)
+
+
+def summary_json(row: ArticleRow) -> ArticleJSON:
+    """An article as lists show it, for another domain's list: search."""
+    return _summary_json(row)
