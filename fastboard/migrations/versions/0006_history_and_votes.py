@@ -78,7 +78,10 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_comment_votes_user_id_users"), ondelete="CASCADE"
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_comment_votes_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("comment_id", "user_id", name=op.f("pk_comment_votes")),
     )
@@ -93,24 +96,31 @@ def upgrade() -> None:
     _backfill()
 
 
+_TAGS = {
+    "postgresql": "string_agg(t.name, chr(31))",
+    "sqlite": "group_concat(t.name, char(31))",
+}
+_ARTICLE_VERSIONS = (
+    "INSERT INTO article_versions (article_id, number, slug, title, description, body,"
+    " tags, board, editor_id, created_at)"
+    " SELECT a.id, 1, a.slug, a.title, a.description, a.body,"
+    " coalesce((SELECT {tags} FROM tags t JOIN article_tags l ON l.tag_id = t.id"
+    "  WHERE l.article_id = a.id), ''),"
+    " b.slug, a.author_id, a.updated_at"
+    " FROM articles a JOIN boards b ON b.id = a.board_id"
+)
+_COMMENT_VERSIONS = (
+    "INSERT INTO comment_versions (comment_id, article_id, number, body, editor_id,"
+    " created_at)"
+    " SELECT c.id, c.article_id, 1, c.body, c.author_id, c.updated_at FROM comments c"
+)
+
+
 def _backfill() -> None:
     """Version 1 of everything already written: its current content."""
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    joined = "string_agg(t.name, chr(31))" if postgresql else "group_concat(t.name, char(31))"
-    op.execute(
-        "INSERT INTO article_versions (article_id, number, slug, title, description, body,"
-        " tags, board, editor_id, created_at)"
-        " SELECT a.id, 1, a.slug, a.title, a.description, a.body,"
-        f" coalesce((SELECT {joined} FROM tags t JOIN article_tags l ON l.tag_id = t.id"
-        "  WHERE l.article_id = a.id), ''),"
-        " b.slug, a.author_id, a.updated_at"
-        " FROM articles a JOIN boards b ON b.id = a.board_id"
-    )
-    op.execute(
-        "INSERT INTO comment_versions (comment_id, article_id, number, body, editor_id,"
-        " created_at)"
-        " SELECT c.id, c.article_id, 1, c.body, c.author_id, c.updated_at FROM comments c"
-    )
+    # Tag names joined by fastboard.fields.TAG_SEPARATOR (chr 31).
+    op.execute(_ARTICLE_VERSIONS.format(tags=_TAGS[op.get_bind().dialect.name]))
+    op.execute(_COMMENT_VERSIONS)
 
 
 def downgrade() -> None:
