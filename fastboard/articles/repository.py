@@ -47,6 +47,7 @@ from fastboard.articles.models import (
 from fastboard.boards.models import Board
 from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
+from fastboard.history.models import ArticleVersion
 from fastboard.prepared import Row, read_rows, write_rows
 from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
 from fastboard.users.models import User
@@ -368,6 +369,22 @@ async def get_by_slug(
 
 async def id_for_slug(session: AsyncSession, slug: str) -> int | None:
     return await session.scalar(select(Article.id).where(Article.slug == slug))
+
+
+async def fresh_id(session: AsyncSession) -> int | None:
+    """On SQLite, the next id past every article id there is or was (None elsewhere).
+
+    SQLite gives the largest rowid again once its row is deleted, and a deleted article's
+    history keeps its id; PostgreSQL's sequence never gives one twice. (SQLite lets one
+    writer in at a time: nobody takes the id meanwhile.)
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    used = func.max(
+        func.coalesce(select(func.max(Article.id)).scalar_subquery(), 0),
+        func.coalesce(select(func.max(ArticleVersion.article_id)).scalar_subquery(), 0),
+    )
+    return int(await session.scalar(select(used + 1)) or 1)
 
 
 async def slug_exists(session: AsyncSession, slug: str) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    func,
     insert,
     join,
     literal,
@@ -120,7 +121,7 @@ async def get(session: AsyncSession, comment_id: int) -> Comment | None:
     return await session.get(Comment, comment_id)
 
 
-def _add_insert() -> Any:
+def _add_insert(*, fresh_id: bool = False) -> Any:
     now = bindparam("now", type_=UTCDateTime)
     author_id, body = bindparam("author_id", type_=BigInteger), bindparam("body", type_=Text)
     columns = [
@@ -134,14 +135,28 @@ def _add_insert() -> Any:
     # level statement: given a dict of parameters, the ORM would take it for rows.)
     # A locked article is no target: None comes back, as for a missing one.
     chosen = id_at_slug().where(Article.locked_at.is_(None)).add_columns(author_id, body, now, now)
+    if fresh_id:
+        columns.insert(0, Comment.id)
+        chosen = chosen.with_only_columns(_past_history(), *chosen.selected_columns)
     comments = cast(Table, Comment.__table__)
     return insert(comments).from_select(columns, chosen)
 
 
+def _past_history() -> Any:
+    """The next id past every comment id there is or was: SQLite gives the largest rowid
+    again once its row is deleted, and a deleted comment's history keeps its id."""
+    used = func.max(
+        func.coalesce(select(func.max(Comment.id)).scalar_subquery(), 0),
+        func.coalesce(select(func.max(CommentVersion.comment_id)).scalar_subquery(), 0),
+    )
+    return (used + 1).label("id")
+
+
 @cache
 def _add_statement() -> Any:
+    # SQLite only: PostgreSQL's sequence never gives an id twice (_add_with_version_statement).
     comments = cast(Table, Comment.__table__)
-    return _add_insert().returning(comments.c.id, comments.c.article_id)
+    return _add_insert(fresh_id=True).returning(comments.c.id, comments.c.article_id)
 
 
 @cache
