@@ -72,8 +72,9 @@ def _my_vote(viewer_id: Any) -> Any:
     return mine.scalar_subquery().label("my_vote")
 
 
-def _comment_columns(viewer_id: Any) -> list[Any]:
-    """A comment as a viewer sees it (a query joining ``User`` on its author)."""
+def _comment_columns(viewer_id: Any, *, with_vote: bool = True) -> list[Any]:
+    """A comment as a viewer sees it (a query joining ``User`` on its author); without
+    their vote, ``my_vote`` is NULL."""
     return [
         Comment.id,
         Comment.body,
@@ -81,7 +82,7 @@ def _comment_columns(viewer_id: Any) -> list[Any]:
         Comment.updated_at,
         *author_columns(Comment.author_id, viewer_id),
         Comment.score,
-        _my_vote(viewer_id),
+        _my_vote(viewer_id) if with_vote else null().label("my_vote"),
     ]
 
 
@@ -222,11 +223,9 @@ def _lock_statement() -> Any:
     viewer_id = bindparam("viewer_id", type_=BigInteger)
     # Without the viewer's vote: read after the lock, it cannot predate a vote committed
     # while this statement waited.
-    columns = [c for c in _comment_columns(viewer_id) if c.name != "my_vote"]
     return (
         select(
-            *columns,
-            null().label("my_vote"),
+            *_comment_columns(viewer_id, with_vote=False),
             Comment.article_id,
             Article.locked_at.is_not(None).label("article_locked"),
         )

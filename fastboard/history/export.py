@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fastboard.fields import iso_millis
 from fastboard.history import repository
 from fastboard.history.repository import NEWEST, VersionRow
-from fastboard.history.service import rows_with_diffs
+from fastboard.history.service import with_diffs
 
 # Versions per chunk: bodies are at most 100,000 characters, and each is held twice at
 # most (as a version and as the one after it is compared with).
@@ -100,7 +100,7 @@ async def csv_history(
             rows = await repository.chunk(session, article_id, comment_id, start=start, size=CHUNK)
             if not rows:
                 return
-            shown = rows_with_diffs(rows, CHUNK)
+            shown = await with_diffs(rows, CHUNK)
             yield _csv([_cells(row, diff) for row, diff in shown])
             if len(rows) <= CHUNK:
                 return

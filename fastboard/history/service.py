@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.errors import NotFound
@@ -93,7 +94,7 @@ def unified_diff(before: str, after: str, number: int) -> str:
     return "\n".join(lines)
 
 
-def _version_json(row: VersionRow, before: str) -> VersionJSON:
+def _version_json(row: VersionRow, diff: str) -> VersionJSON:
     editor = (
         None if row.editor is None else profile_json(row.editor, following=row.editor.following)
     )
@@ -111,7 +112,7 @@ def _version_json(row: VersionRow, before: str) -> VersionJSON:
         }
     else:
         version["body"] = row.body
-    version["diff"] = unified_diff(before, row.body, row.number)
+    version["diff"] = diff
     return version
 
 
@@ -160,18 +161,30 @@ async def history(
         viewer_id=viewer.id if viewer else None,
     )
     if total == 0:
-        # Only a moderator's look for a deleted comment gets here: nothing is known of it.
+        # A moderator's look for a deleted comment: nothing is known of it.
         raise NotFound(COMMENT_NOT_FOUND, field="comment")
-    shown = repository.versions_of(rows, limit)
+    shown = await with_diffs(rows, limit)
     return {
-        "versions": [_version_json(row, before) for row, before in shown],
+        "versions": [_version_json(row, diff) for row, diff in shown],
         "versionsCount": total,
     }
 
 
-def rows_with_diffs(rows: Sequence[VersionRow], shown: int) -> list[tuple[VersionRow, str]]:
-    """The first ``shown`` rows with their diffs."""
+# Bodies past this many characters in all are compared in a worker thread: difflib is
+# pure Python, and a page of long bodies would hold the event loop (and every other
+# request of the worker) for its whole run.
+DIFF_INLINE_CHARACTERS = 50_000
+
+
+def _rows_with_diffs(rows: Sequence[VersionRow], shown: int) -> list[tuple[VersionRow, str]]:
     return [
         (row, unified_diff(before, row.body, row.number))
         for row, before in repository.versions_of(rows, shown)
     ]
+
+
+async def with_diffs(rows: Sequence[VersionRow], shown: int) -> list[tuple[VersionRow, str]]:
+    """The first ``shown`` rows, each with its diff against the version before it."""
+    if sum(len(row.body) for row in rows) <= DIFF_INLINE_CHARACTERS:
+        return _rows_with_diffs(rows, shown)
+    return await anyio.to_thread.run_sync(_rows_with_diffs, rows, shown)

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from fastboard.cache import ReadCache
+from fastboard.history.service import DIFF_INLINE_CHARACTERS, unified_diff
 from fastboard.settings import Settings
 from tests.articles.conftest import PROFILE_KEYS, TIMESTAMP, follow
 from tests.articles.test_queries import run_counted
@@ -249,3 +250,25 @@ async def test_an_unknown_article_has_no_history(client: httpx.AsyncClient) -> N
         response = await client.get(path)
         assert response.status_code == 404
         assert response.json() == {"errors": {"article": ["article not found"]}}
+
+
+async def test_long_bodies_are_compared_as_short_ones(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Past DIFF_INLINE_CHARACTERS the comparing moves to a worker thread; same diffs."""
+    lines = [f"line {n} " + "x" * 60 for n in range(500)]
+    before = "\n".join(lines)
+    after = "\n".join([*lines[:250], "inserted", *lines[250:499]])
+    assert len(before) + len(after) > DIFF_INLINE_CHARACTERS
+    slug = (await create_article(client, alice["token"], body=before))["slug"]
+    await edit_article(client, alice["token"], slug, body=after)
+
+    page = await read_history(client, history_path(slug))
+    csv_answer = await client.get(f"{history_path(slug)}.csv")
+
+    expected = unified_diff(before, after, 2)
+    assert page["versions"][0]["diff"] == expected
+    assert "+inserted" in expected
+    assert f"-{lines[499]}" in expected
+    assert csv_answer.status_code == 200
+    assert "+inserted" in csv_answer.text
