@@ -1,8 +1,12 @@
 # Included by the top-level Makefile. Needs wrk, nginx and a local PostgreSQL
 # (127.0.0.1:5432, user postgres); see bench/README.md. Not part of `make test`.
 
-.PHONY: bench
+.PHONY: bench bench-web
 
 ## bench: seed PostgreSQL through the API, then load five targets with wrk and compare
 bench: install
 	$(BIN)/python -m bench.run
+
+## bench-web: the home page's time to its first article list in Chromium, through NGINX
+bench-web: install
+	$(BIN)/python -m bench.web

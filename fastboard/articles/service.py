@@ -60,6 +60,7 @@ def _summary_json(row: ArticleRow) -> ArticleJSON:
 def _article_json(row: ArticleRow) -> ArticleJSON:
     article = _summary_json(row)
     article["body"] = row.body or ""
+    article["locked"] = row.locked
     return article
 
 
@@ -261,7 +262,7 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
     # A new version only when the content differs (the caller holds the article's lock).
     await history.record_article(session, article.id, updated, editor_id=user.id, now=now)
     changed(session, Article, Tag, ArticleTag, ArticleVersion, keys=edited)
-    return live.article_updated(session, updated)
+    return live.article_updated(session, updated, previous_slug=slug_before)
 
 
 async def delete(
@@ -312,3 +313,8 @@ def _favorites_changed(session: AsyncSession, article_id: int | None) -> None:
 async def popular_tags(session: AsyncSession) -> list[str]:
     cache.depends_on(keys.TAGS)
     return await repository.popular_tags(session, POPULAR_TAGS)
+
+
+def summary_json(row: ArticleRow) -> ArticleJSON:
+    """An article as lists show it, for another domain's list: search."""
+    return _summary_json(row)

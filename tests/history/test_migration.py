@@ -1,5 +1,6 @@
-"""Migration 0006 on a populated 0005 database: what was written before it starts its
-history as version 1, scores start at 0, and the API reads the backfilled history."""
+"""Migration 0008 on a populated 0005 database (0007, search, runs first): what was written
+before it starts its history as version 1, scores start at 0, and the API reads the
+backfilled history."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ async def _populate(settings: Settings) -> None:
     )
 
 
-async def test_0006_starts_the_history_of_what_is_there(fresh_settings: Settings) -> None:
+async def test_0008_starts_the_history_of_what_is_there(fresh_settings: Settings) -> None:
     await anyio.to_thread.run_sync(_upgrade_to, fresh_settings, "0005")
     await _populate(fresh_settings)
 
@@ -128,8 +129,22 @@ async def test_0006_starts_the_history_of_what_is_there(fresh_settings: Settings
             ),
         )
 
-    # And back to 0005: the tables gone, the content still there.
-    await anyio.to_thread.run_sync(_downgrade_to, fresh_settings, "0005")
+    # And back to 0007: the tables gone, the content still there, and the search's
+    # SQLite triggers too (neither direction rebuilds a table).
+    triggers = await _search_triggers(fresh_settings)
+    await anyio.to_thread.run_sync(_downgrade_to, fresh_settings, "0007")
     assert await _sql(fresh_settings, ("SELECT count(*) FROM comments", {})) == [(2,)]
     state = await _inspect(fresh_settings)
     assert not {"article_versions", "comment_versions", "comment_votes"} & state["tables"]
+    assert await _search_triggers(fresh_settings) == triggers
+
+
+async def _search_triggers(settings: Settings) -> list[str]:
+    if not settings.is_sqlite:
+        return []
+    rows = await _sql(
+        settings, ("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name", {})
+    )
+    names = [name for (name,) in rows]
+    assert "comments_search_update" in names
+    return names

@@ -7,15 +7,17 @@ export class ApiError extends Error {
    * @param {number} status HTTP status, 0 when the request never got an answer
    * @param {Record<string, string[]>} errors the envelope's errors, by field ("body" for the whole)
    */
-  constructor(status, errors) {
+  constructor(status, errors, retryAfter = null) {
     super(ApiError.summary(status, errors));
     this.status = status;
     this.errors = errors;
+    /** Seconds to wait, from a 429's or 503's Retry-After header (null when absent). */
+    this.retryAfter = retryAfter;
   }
 
   static summary(status, errors) {
     const messages = Object.entries(errors).flatMap(([field, list]) =>
-      list.map((message) => (field === "body" ? message : `${field} ${message}`)),
+      list.map((message) => fieldMessage(field, message)),
     );
     if (messages.length) return messages.join("; ");
     if (status === 0) return "The server could not be reached. Check your connection.";
@@ -23,6 +25,22 @@ export class ApiError extends Error {
     if (status >= 500) return "The server had a problem answering. Try again in a moment.";
     return `The request failed (HTTP ${status}).`;
   }
+}
+
+// Fields that name the whole request rather than an input: their messages are sentences
+// on their own ("your account is suspended until …", "email or password is invalid").
+const WHOLE = new Set(["body", "user", "credentials"]);
+
+/** An envelope message as people read it: "email has already been taken". */
+export function fieldMessage(field, message) {
+  return WHOLE.has(field) ? message : `${field} ${message}`;
+}
+
+function retryAfter(response) {
+  const value = response.headers.get("Retry-After");
+  if (!value) return null;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : Math.ceil((Date.parse(value) - Date.now()) / 1000);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
 }
 
 function envelope(body) {
@@ -62,7 +80,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     // A token the server no longer accepts (expired, password changed, account deleted)
     // signs the reader out rather than failing every request after it.
     if (response.status === 401 && token) session.clear();
-    throw new ApiError(response.status, envelope(parsed));
+    throw new ApiError(response.status, envelope(parsed), retryAfter(response));
   }
   return parsed;
 }

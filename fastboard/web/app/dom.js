@@ -1,5 +1,6 @@
 // Building the page without ever parsing user text as HTML: every string becomes a text
 // node. The one exception, rendered Markdown, goes through DOMPurify (markdown.js).
+import { fieldMessage } from "./api.js";
 
 /**
  * h("a", {href: "/x", class: "link", onclick: fn, dataset: {testid: "t"}}, "text", child)
@@ -84,11 +85,12 @@ export function showFormErrors(form, error) {
     if (input) {
       const id = `${input.id || field}-error`;
       input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", id);
-      input.after(h("p", { class: "field-error", id, dataset: { errorFor: field } }, `${field} ${text}`));
+      // The error first, then the field's hint (field() links it).
+      input.setAttribute("aria-describedby", [id, input.dataset.hint].filter(Boolean).join(" "));
+      input.after(h("p", { class: "field-error", id, dataset: { errorFor: field } }, fieldMessage(field, text)));
       first ??= input;
     } else if (box) {
-      box.append(h("p", {}, field === "body" ? text : `${field} ${text}`));
+      box.append(h("p", {}, fieldMessage(field, text)));
       box.removeAttribute("hidden");
     }
   }
@@ -99,7 +101,8 @@ export function clearFormErrors(form) {
   for (const node of form.querySelectorAll(".field-error")) node.remove();
   for (const input of form.querySelectorAll("[aria-invalid]")) {
     input.removeAttribute("aria-invalid");
-    input.removeAttribute("aria-describedby");
+    if (input.dataset.hint) input.setAttribute("aria-describedby", input.dataset.hint);
+    else input.removeAttribute("aria-describedby");
   }
   const box = form.querySelector("[data-form-errors]");
   if (box) {
@@ -112,12 +115,17 @@ export function clearFormErrors(form) {
 export function field(label, input, hint) {
   const id = input.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   input.id = id;
+  if (hint) {
+    // Screen readers read the hint with the field (showFormErrors keeps it after an error).
+    input.dataset.hint = `${id}-hint`;
+    input.setAttribute("aria-describedby", `${id}-hint`);
+  }
   return h(
     "div",
     { class: "field" },
     h("label", { for: id }, label),
     input,
-    hint ? h("p", { class: "hint" }, hint) : null,
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
   );
 }
 
@@ -136,4 +144,15 @@ export function time(iso, withTime = false) {
 /** Sets the document title the way every page does. */
 export function title(text) {
   document.title = text ? `${text} — fastboard` : "fastboard";
+}
+
+/** Whether the CSP lets this image URL load: https:, or a path on this site. */
+export function isAllowedImage(url) {
+  if (!url) return false;
+  try {
+    const parsed = new URL(url, location.origin);
+    return parsed.protocol === "https:" || parsed.origin === location.origin;
+  } catch {
+    return false;
+  }
 }

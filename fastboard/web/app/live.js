@@ -32,6 +32,7 @@ function connect() {
   ws.addEventListener("open", () => {
     attempt = 0;
     setState("open");
+    ws.token = session.token;
     if (session.token) send({ type: "auth", token: session.token });
     const topics = [...handlers.keys()].filter((topic) => topic !== "me" || session.token);
     if (topics.length) send({ type: "subscribe", topics, since: lastId ?? undefined });
@@ -56,8 +57,15 @@ function connect() {
     socket = null;
     setState("closed");
     if (event.code === 4401) {
-      // The token is no longer good (password changed, account deleted): sign out.
-      session.clear();
+      // The token is no longer good (password changed, account deleted): sign out, unless
+      // this tab is the one that changed the password and now holds the new token.
+      Promise.resolve(session.renewing)
+        .catch(() => {})
+        .then(() => {
+          if (session.token === ws.token) session.clear();
+          if (!socket && handlers.size) connect();
+        });
+      return;
     }
     if (event.code === 4403 || handlers.size === 0) return;
     // 1012 (restart), 1013 (Redis down), 4408 (too slow), network loss: come back.

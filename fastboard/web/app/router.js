@@ -110,6 +110,8 @@ function internal(anchor, event) {
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return false;
   if (anchor.target && anchor.target !== "_self") return false;
   if (anchor.hasAttribute("download") || anchor.origin !== location.origin) return false;
+  // A link within this page (the skip link's #main) scrolls and focuses, as browsers do.
+  if (anchor.hash && anchor.pathname === location.pathname && anchor.search === location.search) return false;
   // Server-rendered or non-UI paths load normally.
   return !/^\/(api|docs|redoc|openapi\.json|health|ready|metrics|assets|app|vendor)(\/|$)/.test(
     anchor.pathname,

@@ -36,6 +36,25 @@ export const session = {
     if (was) notify();
   },
 
+  /**
+   * Run `work` (a password change: the API spends the old token and answers a new one,
+   * which `work` passes to set()). Meanwhile the live connection may be closed for the old
+   * token (4401) before the answer arrives: live.js waits for `renewing` before it takes
+   * that close as a sign-out.
+   */
+  async renew(work) {
+    const running = work();
+    this.renewing = running;
+    try {
+      return await running;
+    } finally {
+      if (this.renewing === running) this.renewing = null;
+    }
+  },
+
+  /** @type {null | Promise<unknown>} */
+  renewing: null,
+
   /** Call fn(session) on every sign-in, sign-out or profile change; returns an unsubscribe. */
   subscribe(fn) {
     listeners.add(fn);

@@ -3,8 +3,8 @@
 Every article and comment already there gets its current content as version 1 of its
 history (by its author, at its last update).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -85,14 +85,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("comment_id", "user_id", name=op.f("pk_comment_votes")),
     )
-    with op.batch_alter_table("comments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("score", sa.Integer(), server_default="0", nullable=False))
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_articles_favorites_count_created_at_id",
-            ["favorites_count", "created_at", "id"],
-            unique=False,
-        )
+    # Plain ALTER TABLE, never a batch-mode rebuild of ``comments`` or ``articles``: on
+    # SQLite that would drop the search triggers 0007 put on them.
+    op.add_column("comments", sa.Column("score", sa.Integer(), server_default="0", nullable=False))
+    op.create_index(
+        "ix_articles_favorites_count_created_at_id",
+        "articles",
+        ["favorites_count", "created_at", "id"],
+        unique=False,
+    )
     _backfill()
 
 
@@ -124,10 +125,9 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_index("ix_articles_favorites_count_created_at_id")
-    with op.batch_alter_table("comments", schema=None) as batch_op:
-        batch_op.drop_column("score")
+    op.drop_index("ix_articles_favorites_count_created_at_id", table_name="articles")
+    # SQLite (3.35 and later) drops a column in place: no rebuild (see upgrade).
+    op.execute("ALTER TABLE comments DROP COLUMN score")
     op.drop_table("comment_votes")
     op.drop_table("comment_versions")
     op.drop_table("article_versions")
