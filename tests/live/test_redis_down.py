@@ -43,7 +43,9 @@ async def test_events_dropped_while_redis_is_down_leave_a_hole_that_asks_for_a_r
     received: list[Event] = []
     downs: list[None] = []
     holes: list[tuple[int, int]] = []
-    await broker.start(received.append, lambda: downs.append(None), lambda *hole: holes.append(hole))
+    await broker.start(
+        received.append, lambda: downs.append(None), lambda *hole: holes.append(hole)
+    )
     try:
         await broker.publish([("articles", "test.event", {"n": "before"})])
         await until(lambda: len(received) == 1)
