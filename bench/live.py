@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from uuid import uuid4
 
@@ -436,7 +438,13 @@ def forget_redis(url: str, prefix: str) -> None:
             client.delete(*keys)
 
 
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM unwinds like Ctrl-C, so the servers started are stopped on the way out.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     config = Config.from_env(dict(os.environ))
     database_url = database.app_url(
         host=config.pg_host, port=config.pg_port, user=config.pg_user, name=DB_NAME
