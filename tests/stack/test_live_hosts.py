@@ -57,6 +57,9 @@ async def test_a_write_on_one_host_reaches_clients_held_by_the_other(
         ]
         for ws in clients:
             await subscribe(ws, "articles")
+        # The client offered permessage-deflate (as browsers do); the workers decline it.
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
         # NGINX spread the handshakes over its upstream: each host holds some clients.
         held = [await live_connections(first), await live_connections(second)]
 
