@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: install run test lint typecheck pytest lock clean
+.PHONY: install run test lint typecheck pytest lock clean screenshots
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "fastboard needs Python 3.11 or newer on PATH"; exit 1; }
@@ -48,6 +48,10 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## screenshots: the README's pictures of the web UI (docs/screenshots/), from a fresh dev server
+screenshots: install
+	$(BIN)/python -m dev.screenshots
 
 ## lock: re-pin every dependency after editing pyproject.toml (dev lock and runtime lock)
 lock: install

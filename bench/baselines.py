@@ -50,7 +50,12 @@ def kind_for(method: str, path: str, signed_in: bool) -> str | None:
     if method == "GET":
         if path == "/api/articles":
             return "articles_signed_in" if signed_in else "articles"
-        fixed = {"/health": "health", "/api/tags": "tags", "/api/articles/feed": "feed"}
+        fixed = {
+            "/health": "health",
+            "/api/tags": "tags",
+            "/api/articles/feed": "feed",
+            "/api/search": "search",
+        }
         if path in fixed:
             return fixed[path]
         if article and len(parts) == 4:
@@ -120,6 +125,7 @@ def bare_app() -> BareApp:
 ROUTES = (
     ("GET", "/health", "health"),
     ("GET", "/api/tags", "tags"),
+    ("GET", "/api/search", "search"),
     ("GET", "/api/articles/feed", "feed"),
     ("GET", "/api/articles/{slug}", "article"),
     ("GET", "/api/articles/{slug}/comments", "comments"),

@@ -18,6 +18,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import cycle
+from urllib.parse import urlencode
 
 from bench.seed import TAGS, Dataset
 from bench.wrk import Request, Scenario
@@ -32,6 +33,19 @@ FEED_PATH = f"/api/articles/feed?limit={LIMIT}"
 FAVORITE_PAIRS = 100  # per wrk thread, in the favorite scenario
 MIX_BLOCKS = 10  # per wrk thread: 10 shuffled blocks of 100 requests
 LOAD_COMMENT = "Load test comment, removed after the run."
+# What the search scenario asks, rotated: words of the seed's vocabulary (each in most
+# articles: the broadest ranking there is), two words, a phrase, OR, an exclusion, a
+# word inside longer ones, and a word found nowhere (the indexes alone answer it).
+SEARCHES = (
+    "worker",
+    "graceful reload",
+    '"commit rollback"',
+    "shard OR replica",
+    "latency -proxy",
+    "requ",
+    "zeppelin",
+    "pool",
+)
 
 # name -> label, in the order the runner measures them
 LABELS = {
@@ -41,6 +55,7 @@ LABELS = {
     "article": "GET /api/articles/{slug}",
     "comments": "GET /api/articles/{slug}/comments",
     "tags": "GET /api/tags",
+    "search": "GET /api/search?q=… (anonymous)",
     "favorite": "POST+DELETE …/favorite (token)",
     "comment_create": "POST …/comments (token)",
     "mixed": "mixed (issue 12 mix)",
@@ -80,6 +95,10 @@ def list_path(page: int = 0, tag: str | None = None) -> str:
     if page:
         path += f"&offset={page * LIMIT}"
     return path + (f"&tag={tag}" if tag else "")
+
+
+def search_path(q: str) -> str:
+    return f"/api/search?{urlencode({'q': q, 'limit': LIMIT})}"
 
 
 def _interleave(per_thread: list[list[Request]]) -> tuple[Request, ...]:
@@ -162,6 +181,7 @@ class Workload:
             Request("article", "GET", f"/api/articles/{self.slugs[0]}"),
             Request("comments", "GET", f"/api/articles/{self.commented[0]}/comments"),
             Request("tags", "GET", "/api/tags"),
+            Request("search", "GET", search_path(SEARCHES[0])),
             self.favorite(pair),
             self.favorite(pair, undo=True),
             self.comment(0),
@@ -188,6 +208,7 @@ class Workload:
                 [Request("comments", "GET", f"/api/articles/{s}/comments") for s in self.commented],
             ),
             self._scenario("tags", [Request("tags", "GET", "/api/tags")]),
+            self._scenario("search", [Request("search", "GET", search_path(q)) for q in SEARCHES]),
             self._scenario("favorite", self._favorites(), count_statuses=True),
             self._scenario(
                 "comment_create",

@@ -18,7 +18,12 @@ MAIN_TEMPLATE = Path(__file__).with_name("nginx.conf")
 
 # For load tests and benchmarks, which send everything from one loopback address.
 UNLIMITED = RateLimits(
-    general="100000r/s", general_burst=100_000, auth="100000r/s", auth_burst=100_000
+    general="100000r/s",
+    general_burst=100_000,
+    auth="100000r/s",
+    auth_burst=100_000,
+    search="100000r/s",
+    search_burst=100_000,
 )
 
 

@@ -17,7 +17,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from fastboard import health, metrics
@@ -37,8 +37,10 @@ from fastboard.migrate import upgrade_to_head
 from fastboard.moderation.router import router as moderation_router
 from fastboard.profiles.router import router as profiles_router
 from fastboard.resources import web_root
+from fastboard.search.router import router as search_router
 from fastboard.settings import Settings, get_settings
 from fastboard.users.router import router as users_router
+from fastboard.webui import install_web_ui
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ def _include_api(app: FastAPI) -> None:
         users_router,
         boards_router,
         moderation_router,
+        search_router,
         live_router,
     ):
         app.include_router(router, prefix="/api")
@@ -139,15 +142,11 @@ def _install_docs(app: FastAPI) -> None:
         return page
 
 
-def _install_web(app: FastAPI) -> None:
-    """The landing page at / with its assets: the package's web/, which NGINX serves in
-    production, so the first page of the dev server is the product too."""
-    web = web_root()
-    app.mount("/assets", StaticFiles(directory=web / "assets"), name="web-assets")
-
-    @app.get("/", include_in_schema=False)
-    async def landing_page() -> FileResponse:
-        return FileResponse(web / "index.html")
+def _install_web(app: FastAPI, settings: Settings) -> None:
+    """The web UI from the package's web/, which NGINX serves in production, so the dev
+    server's first page is the product too: static files, and index.html for every page
+    of the single-page app (fastboard/webui.py says which paths are pages)."""
+    install_web_ui(app.router, web_root(), development=settings.env == "development")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -173,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     _install_docs(app)
-    _install_web(app)
+    _install_web(app, settings)
 
     # First added is innermost: CORS, guards, request ids and metrics apply to hits too.
     install_read_cache(app, settings, app.state.database)

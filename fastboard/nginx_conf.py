@@ -37,6 +37,8 @@ class RateLimits:
     general_burst: int = 40
     auth: str = "10r/m"
     auth_burst: int = 5
+    search: str = "5r/s"
+    search_burst: int = 20
 
 
 def retry_after_seconds(rate: str) -> int:
@@ -106,5 +108,8 @@ def render_site_conf(
             "auth_burst": limits.auth_burst,
             "general_retry_after": retry_after_seconds(limits.general),
             "auth_retry_after": retry_after_seconds(limits.auth),
+            "search_rate": limits.search,
+            "search_burst": limits.search_burst,
+            "search_retry_after": retry_after_seconds(limits.search),
         },
     )

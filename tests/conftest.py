@@ -41,6 +41,9 @@ from fastboard.models import Base
 from fastboard.settings import Settings
 from fastboard.users.models import User
 
+# The real stack's fixtures (NGINX, Gunicorn, its database), for tests/stack/ and tests/web/.
+pytest_plugins = ["tests.stack.fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("FASTBOARD_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("FASTBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -89,7 +89,9 @@ async def bare_client(bare_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     await bare_app.state.database.dispose()
 
 
-@pytest.mark.parametrize("path", ["/nope", "/api/nope", "/api/users/nope/deeper"])
+@pytest.mark.parametrize(
+    "path", ["/assets/nope.css", "/api/nope", "/api/users/nope/deeper", "/nope.txt"]
+)
 async def test_unknown_route_is_404_envelope(bare_client: httpx.AsyncClient, path: str) -> None:
     response = await bare_client.get(path)
 

@@ -61,7 +61,7 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path(
 
 
 async def test_unmatched_paths_share_one_label(client: httpx.AsyncClient) -> None:
-    for path in ("/wp-admin.php", "/no/such/page", "/.env"):
+    for path in ("/wp-admin.php", "/api/no/such/page", "/.env"):
         await client.get(path)
 
     exposition = await scrape(client)

@@ -98,7 +98,7 @@ async def test_responses_from_inner_middleware_and_error_handlers_carry_the_id(
     rejected_by_guard = await client.get("/api/articles", params={"tag": "a\x00b"})
     invalid = await client.post("/api/users", json={"user": {}})
     unauthenticated = await client.get("/api/user")
-    unmatched = await client.get("/no/such/page")
+    unmatched = await client.get("/api/no/such/page")
 
     assert [r.status_code for r in (rejected_by_guard, invalid, unauthenticated, unmatched)] == [
         422,
@@ -138,9 +138,9 @@ async def test_a_crash_answers_500_with_the_id_and_logs_the_traceback_under_it(
 async def test_unmatched_paths_are_logged_with_the_raw_path_but_no_route(
     client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await client.get("/no/such/page")
+    await client.get("/api/no/such/page")
 
-    line = access_line(capsys, "/no/such/page")
+    line = access_line(capsys, "/api/no/such/page")
     assert line["route"] == "<unmatched>"
     assert line["status"] == 404
 

@@ -17,6 +17,7 @@ from fastboard.nginx_conf import (
     retry_after_seconds,
 )
 from fastboard.resources import web_root
+from fastboard.webui import WEB_CSP
 
 
 def site(**overrides: object) -> str:
@@ -49,7 +50,7 @@ def test_only_existing_endpoints_are_proxied() -> None:
     assert sorted(proxied) == sorted(
         ["/api/", "/api/users/login", "/api/users", "/api/user/password", "/api/user",
          "/_fastboard/delete-account", "/docs", "/redoc", "/openapi.json",
-         "/health", "/ready", "/metrics", "/api/live"]
+         "/health", "/ready", "/metrics", "/api/live", "/api/search"]
     )  # fmt: skip
 
 
@@ -75,6 +76,18 @@ def test_rate_limits_and_their_retry_after_follow_the_limits_given() -> None:
     assert "/api/users/login      20;" in rendered
 
 
+def test_search_has_a_zone_of_its_own_within_the_general_one() -> None:
+    rendered = site(limits=RateLimits(general="50r/s", search="3r/m", search_burst=4))
+    block = rendered[rendered.index("location = /api/search {") :]
+    block = block[: block.index("}")]
+
+    assert "zone=fastboard_search:10m rate=3r/m;" in rendered
+    assert "limit_req zone=fastboard_search burst=4 nodelay;" in block
+    assert "limit_req zone=fastboard_api " in block
+    assert "proxy_pass http://fastboard_app;" in block
+    assert "/api/search           20;" in rendered  # Retry-After: one token at 3r/m
+
+
 @pytest.mark.parametrize(("rate", "seconds"), [("20r/s", 1), ("10r/m", 6), ("7r/m", 9)])
 def test_retry_after_is_one_token_of_the_zone(rate: str, seconds: int) -> None:
     assert retry_after_seconds(rate) == seconds
@@ -89,3 +102,34 @@ def test_a_rate_nginx_would_not_take_is_refused(rate: str) -> None:
 def test_a_placeholder_without_a_value_is_an_error() -> None:
     with pytest.raises(NginxError, match="no value for placeholder"):
         fill("listen {{listen}}; root {{web_root}};", {"listen": 80})
+
+
+def location(rendered: str, head: str) -> str:
+    """The text of the location block opened by ``location <head> {`` (nested ones included)."""
+    start = rendered.index(f"location {head} {{")
+    depth = 0
+    for end in range(start, len(rendered)):
+        depth += {"{": 1, "}": -1}.get(rendered[end], 0)
+        if rendered[end] == "}" and depth == 0:
+            return rendered[start : end + 1]
+    raise AssertionError(f"unclosed location {head}")
+
+
+def test_the_ui_policy_is_the_one_the_dev_server_sends() -> None:
+    policy = re.search(r"map \$uri \$fastboard_csp \{\s*default \"([^\"]+)\";", site())
+    assert policy is not None
+    assert policy.group(1) == WEB_CSP
+
+
+def test_module_scripts_are_javascript_whatever_the_systems_mime_types() -> None:
+    rendered = site()
+    for head in ("^~ /app/", "^~ /vendor/"):
+        assert "application/javascript js mjs;" in location(rendered, head)
+
+
+def test_pages_fall_back_to_index_html_but_top_level_files_do_not() -> None:
+    pages = location(site(), "/")
+    assert "try_files $uri /index.html;" in pages
+    nested = location(pages, '~ "^/[^/]*\\.[^/]*$"')
+    assert "try_files $uri =404;" in nested
+    assert 'set $fastboard_cache_control "no-cache";' in location(site(), "= /index.html")

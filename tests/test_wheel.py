@@ -101,6 +101,9 @@ def test_the_installed_package_is_the_wheel_not_the_checkout(
     assert Path(module).is_relative_to(site)
     assert Path(web).is_relative_to(site)
     assert (Path(web) / "index.html").is_file()
+    # The UI's libraries and their licences ship too: the wheel serves a working UI.
+    for vendored in ("marked.esm.js", "purify.es.mjs", "README.md", "LICENSE.dompurify"):
+        assert (Path(web) / "vendor" / vendored).is_file(), vendored
 
 
 def test_the_wheel_migrates_and_checks_its_configuration(

@@ -66,6 +66,7 @@ class ArticleRow:
     author: Author
     tags: list[str]
     board: str
+    locked: bool
 
     @classmethod
     def from_mapping(cls, row: Row) -> ArticleRow:
@@ -84,6 +85,8 @@ class ArticleRow:
             # Sorted here, not in SQL: collations differ between databases, code points don't.
             sorted(joined.split(TAG_SEPARATOR)) if joined else [],
             row["board"],
+            # SQLite answers IS NOT NULL with 0 or 1.
+            bool(row["locked"]),
         )
 
 
@@ -171,6 +174,7 @@ def _select_rows(*, with_viewer: bool, with_body: bool) -> Select[Any]:
         *author_columns(Article.author_id, viewer_id),
         _tag_names(),
         Board.slug.label("board"),
+        Article.locked_at.is_not(None).label("locked"),
     ]
     return (
         select(*columns)
@@ -561,3 +565,10 @@ async def reassign_articles(session: AsyncSession, from_id: int, to_id: int) -> 
         .values(author_id=to_id)
         .execution_options(synchronize_session=False)
     )
+
+
+def select_article_rows(*, with_viewer: bool) -> Select[Any]:
+    """Articles as ``ArticleRow`` reads them, body included (author, board, tags, and the
+    viewer's flags on the bound parameter ``viewer_id``), for another domain's list to
+    filter and order: search."""
+    return _select_rows(with_viewer=with_viewer, with_body=True)

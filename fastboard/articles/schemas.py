@@ -73,6 +73,9 @@ class ArticleSummary(BaseModel):
 
 class Article(ArticleSummary):
     body: str
+    locked: bool = Field(
+        description="Whether a moderator locked the article: it takes no new comments"
+    )
 
 
 class SingleArticleResponse(BaseModel):

@@ -58,6 +58,7 @@ def _summary_json(row: ArticleRow) -> ArticleJSON:
 def _article_json(row: ArticleRow) -> ArticleJSON:
     article = _summary_json(row)
     article["body"] = row.body or ""
+    article["locked"] = row.locked
     return article
 
 
@@ -238,7 +239,8 @@ async def update(session: AsyncSession, slug: str, data: UpdateArticle, user: Us
     if article.slug != slug_before:
         edited.append(comments_on(slug_before))  # no article there any more
     changed(session, Article, Tag, ArticleTag, keys=edited)
-    return live.article_updated(session, await get(session, article.slug, user))
+    answer = await get(session, article.slug, user)
+    return live.article_updated(session, answer, previous_slug=slug_before)
 
 
 async def delete(
@@ -289,3 +291,8 @@ def _favorites_changed(session: AsyncSession, article_id: int | None) -> None:
 async def popular_tags(session: AsyncSession) -> list[str]:
     cache.depends_on(keys.TAGS)
     return await repository.popular_tags(session, POPULAR_TAGS)
+
+
+def summary_json(row: ArticleRow) -> ArticleJSON:
+    """An article as lists show it, for another domain's list: search."""
+    return _summary_json(row)

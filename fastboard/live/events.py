@@ -70,8 +70,15 @@ def article_created(session: AsyncSession, article: dict[str, Any]) -> dict[str,
     return _article_changed(session, "article.created", article)
 
 
-def article_updated(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:
-    return _article_changed(session, "article.updated", article)
+def article_updated(
+    session: AsyncSession, article: dict[str, Any], *, previous_slug: str | None = None
+) -> dict[str, Any]:
+    """An edit. A new title gives a new slug: the readers of the old one's topic get the
+    event too, its ``slug`` saying where the article (and its later events) went."""
+    _article_changed(session, "article.updated", article)
+    if previous_slug is not None and previous_slug != article["slug"]:
+        publish(session, f"article:{previous_slug}", "article.updated", _anonymous(article))
+    return article
 
 
 def _article_changed(session: AsyncSession, event: str, article: dict[str, Any]) -> dict[str, Any]:

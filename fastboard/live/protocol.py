@@ -29,7 +29,9 @@ class Close(IntEnum):
 MAX_TOPICS = 100
 MAX_MESSAGE_BYTES = 16 * 1024
 
-PUBLIC_TOPIC = re.compile(r"(board|article):[A-Za-z0-9][A-Za-z0-9._~-]{0,254}|articles")
+# Slugs keep non-ASCII letters (article and board slugs are slugified with
+# allow_unicode): a letter or digit of any script first, then those, "-", ".", "_" or "~".
+PUBLIC_TOPIC = re.compile(r"(board|article):[^\W_][\w.~-]{0,254}|articles")
 ME = "me"
 
 # Sec-WebSocket-Protocol: a client offers "fastboard" and "token.<jwt>"; the server

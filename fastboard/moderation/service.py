@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastboard.db import utcnow
+from fastboard.articles import cache_keys as article_keys
+from fastboard.articles.models import Article
+from fastboard.db import changed, utcnow
 from fastboard.errors import Forbidden, Invalid, NotFound
 from fastboard.fields import iso_millis
 from fastboard.live import events as live
@@ -182,6 +184,8 @@ async def set_lock(
     if locked != (locked_at is not None):
         locked_at = utcnow() if locked else None
         await repository.set_locked_at(session, article_id, locked_at)
+        # The article shows whether it is locked; no list does, so the others stay cached.
+        changed(session, Article, keys=[article_keys.article(article_id)])
         action = Action.LOCK_ARTICLE if locked else Action.UNLOCK_ARTICLE
         await record(session, actor, action, (Target.ARTICLE, slug), reason=reason)
         await live.article_locked(session, _lock_json(slug, locked_at))

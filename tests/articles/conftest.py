@@ -26,7 +26,7 @@ SUMMARY_KEYS = {
     "author",
     "board",
 }
-ARTICLE_KEYS = SUMMARY_KEYS | {"body"}
+ARTICLE_KEYS = SUMMARY_KEYS | {"body", "locked"}
 # A complete, valid new article.
 VALID = {
     "title": "How to train your dragon",

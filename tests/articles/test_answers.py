@@ -1,7 +1,7 @@
 """The fast read paths answer exactly what straightforward ORM queries say.
 
 A small board is built through the API (tags added, replaced and removed, an article
-deleted, favorites, follows, comments). Then every optimised read, anonymous and for
+deleted, favorites, follows, comments, locks). Then every optimised read, anonymous and for
 several viewers, is compared with an answer computed here from the tables as the ORM
 loads them, and checked against the wire model its route declares.
 """
@@ -119,6 +119,7 @@ def _article(
     }
     if body:
         answer["body"] = article.body
+        answer["locked"] = article.locked_at is not None
     return answer
 
 
@@ -254,6 +255,10 @@ async def tokens(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
     assert response.status_code == 200, response.text
     response = await client.delete("/api/boards/old", headers=auth(root))
     assert response.status_code == 200, response.text
+    # Two articles locked by the admin, one of them unlocked again.
+    for slug, method in ((slugs[1], "POST"), (slugs[2], "POST"), (slugs[2], "DELETE")):
+        response = await client.request(method, f"/api/articles/{slug}/lock", headers=auth(root))
+        assert response.status_code == 200, response.text
     return tokens
 
 

@@ -102,6 +102,42 @@ async def test_comments_reach_the_article_and_its_authors_me(live_server: str) -
     assert deleted["data"] == {"id": listed[0]["id"], "article": slug}
 
 
+async def test_a_korean_slug_is_a_topic_like_any_other(live_server: str) -> None:
+    async with http_client(live_server) as http, connect(ws_url(live_server)) as reader:
+        alice, bob = await register(http, "alice"), await register(http, "bob")
+        slug = (await post_article(http, alice["token"], "안녕하세요 세계"))["slug"]
+        assert slug.startswith("안녕하세요-세계")
+        await subscribe(reader, f"article:{slug}")
+        path = f"/api/articles/{slug}/comments"
+        comment = {"comment": {"body": "반가워요"}}
+        posted = await http.post(path, json=comment, headers=auth(bob["token"]))
+        assert posted.status_code == 200, posted.text
+        event = await receive(reader)
+
+    assert event["topic"] == f"article:{slug}"
+    assert event["event"] == "comment.created"
+    assert event["data"]["body"] == "반가워요"
+
+
+async def test_a_retitled_article_tells_the_readers_of_its_old_slug(live_server: str) -> None:
+    async with http_client(live_server) as http, connect(ws_url(live_server)) as reader:
+        alice = await register(http, "alice")
+        old = (await post_article(http, alice["token"], "첫 제목"))["slug"]
+        await subscribe(reader, f"article:{old}")
+        change = {"article": {"title": "새 제목"}}
+        edited = await http.put(f"/api/articles/{old}", json=change, headers=auth(alice["token"]))
+        assert edited.status_code == 200, edited.text
+        event = await receive(reader)
+        await quiet(reader)  # once, on the old topic
+
+    new = edited.json()["article"]["slug"]
+    assert new.startswith("새-제목")
+    assert event["topic"] == f"article:{old}"
+    assert event["event"] == "article.updated"
+    assert event["data"]["slug"] == new
+    assert event["data"]["title"] == "새 제목"
+
+
 async def test_a_follow_reaches_the_followed_users_me_only(live_server: str) -> None:
     async with (
         http_client(live_server) as http,
@@ -139,6 +175,8 @@ async def test_a_follow_reaches_the_followed_users_me_only(live_server: str) -> 
         ('{"type": "subscribe"}', "topics must be a non-empty list of topic names"),
         ('{"type": "subscribe", "topics": []}', "topics must be a non-empty list of topic names"),
         ('{"type": "subscribe", "topics": ["board:"]}', "unknown topic 'board:'"),
+        ('{"type": "subscribe", "topics": ["board:-x"]}', "unknown topic 'board:-x'"),
+        ('{"type": "subscribe", "topics": ["article:a b"]}', "unknown topic 'article:a b'"),
         ('{"type": "subscribe", "topics": [7]}', "unknown topic '…'"),
         ('{"type": "subscribe", "topics": ["articles"], "since": -1}', "since must be"),
         ('{"type": "subscribe", "topics": ["articles"], "since": "5"}', "since must be"),

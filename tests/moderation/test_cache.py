@@ -12,7 +12,7 @@ import pytest
 
 from fastboard.app import create_app
 from fastboard.settings import Settings
-from tests.conftest import auth, create_article, require_redis
+from tests.conftest import CachedReads, auth, create_article, require_redis
 from tests.moderation.conftest import Account
 
 pytestmark = pytest.mark.anyio
@@ -105,3 +105,21 @@ async def test_a_suspension_and_a_deletion_show_in_every_workers_next_anonymous_
     for worker in (client, second_worker):
         listed, single = await authors(worker, slug)
         assert listed["username"] == single["username"] == "[deleted]"
+
+
+async def test_a_lock_shows_in_the_next_anonymous_read_and_leaves_other_articles_cached(
+    client: httpx.AsyncClient, cached_reads: CachedReads, moderator: Account, alice: Account
+) -> None:
+    locked = f"/api/articles/{(await create_article(client, alice['token']))['slug']}"
+    other = f"/api/articles/{(await create_article(client, alice['token']))['slug']}"
+    await cached_reads.warm(locked, other)
+
+    response = await client.post(f"{locked}/lock", headers=auth(moderator["token"]))
+
+    assert response.status_code == 200
+    # Only the locked article was evicted: the other one is still answered from the cache.
+    assert await cached_reads.served(locked, other) == {locked: False, other: True}
+    assert (await client.get(locked)).json()["article"]["locked"] is True
+    assert (await client.get(other)).json()["article"]["locked"] is False
+    await client.delete(f"{locked}/lock", headers=auth(moderator["token"]))
+    assert (await client.get(locked)).json()["article"]["locked"] is False

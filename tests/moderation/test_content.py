@@ -108,7 +108,9 @@ async def test_nobody_moderates_the_content_of_an_equal_or_higher_role(
 async def test_a_locked_article_takes_no_comments_until_unlocked(
     client: httpx.AsyncClient, moderator: Account, alice: Account, bob: Account
 ) -> None:
-    slug = (await create_article(client, alice["token"]))["slug"]
+    created = await create_article(client, alice["token"])
+    slug = created["slug"]
+    assert created["locked"] is False
     assert (await comment(client, bob["token"], slug, "before")).status_code == 200
 
     locked = await client.post(
@@ -133,9 +135,15 @@ async def test_a_locked_article_takes_no_comments_until_unlocked(
         await client.post(f"/api/articles/{slug}/favorite", headers=auth(bob["token"]))
     ).status_code == 200
 
+    # The article says so, to anyone reading it: a page knows at once to offer no form.
+    assert (await client.get(f"/api/articles/{slug}")).json()["article"]["locked"] is True
+    as_bob = await client.get(f"/api/articles/{slug}", headers=auth(bob["token"]))
+    assert as_bob.json()["article"]["locked"] is True
+
     unlocked = await client.delete(f"/api/articles/{slug}/lock", headers=auth(moderator["token"]))
 
     assert unlocked.json() == {"lock": {"slug": slug, "locked": False, "lockedAt": None}}
+    assert (await client.get(f"/api/articles/{slug}")).json()["article"]["locked"] is False
     assert (await comment(client, bob["token"], slug, "after")).status_code == 200
     entries = (await log_entries(client, moderator["token"]))["entries"]
     assert [(e["action"], e["reason"]) for e in entries] == [

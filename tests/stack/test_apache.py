@@ -26,7 +26,8 @@ from websockets.asyncio.client import connect
 from dev.stack import free_port
 from fastboard.resources import web_root
 from fastboard.serve import gunicorn_command, gunicorn_env
-from tests.stack.conftest import forget_redis_keys, register, stack_env, unavailable
+from tests.stack.conftest import register, stack_env, unavailable
+from tests.stack.fixtures import forget_redis_keys
 from tests.stack.live_clients import receive, subscribe
 from tests.stack.processes import serving
 from tests.stack.waiting import until
@@ -42,7 +43,6 @@ MODULES = {
     "mime": "mod_mime.so",
     "dir": "mod_dir.so",
     "headers": "mod_headers.so",
-    "expires": "mod_expires.so",
     "proxy": "mod_proxy.so",
     "proxy_http": "mod_proxy_http.so",
 }
@@ -140,15 +140,32 @@ def front(
         forget_redis_keys(redis_url, env)
 
 
-async def test_the_web_page_is_served_by_apache_with_its_headers(front: Front) -> None:
+async def test_the_web_ui_is_served_by_apache_with_its_headers(front: Front) -> None:
+    stylesheet = next(path for path in (web_root() / "assets").iterdir() if path.suffix == ".css")
     async with httpx.AsyncClient(base_url=front.url, timeout=15) as client:
         page = await client.get("/")
+        # A page of the single-page app: index.html, routed in the browser.
+        deep = await client.get("/article/some-article")
+        versioned = await client.get(f"/assets/{stylesheet.name}", params={"v": "3"})
+        missing = await client.get("/assets/no-such-file.css")
+        dotted = await client.get("/no-such-file.txt")
+        api = await client.get("/api/tags")
+    index = (web_root() / "index.html").read_text()
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert page.text == (web_root() / "index.html").read_text()
+    assert page.text == index
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-cache"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["x-frame-options"] == "DENY"
+    assert (deep.status_code, deep.text) == (200, index)
+    assert versioned.status_code == 200
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert versioned.text == stylesheet.read_text()
+    assert (missing.status_code, dotted.status_code) == (404, 404)
+    # Proxied answers keep the app's own headers: no page CSP, no file caching.
+    assert "content-security-policy" not in api.headers
+    assert api.headers.get("cache-control") != "no-cache"
 
 
 async def test_the_api_and_the_docs_go_through_apache(front: Front) -> None:

@@ -13,12 +13,16 @@ import httpx
 import pytest
 
 from dev.stack import RunningStack
+from fastboard.app import DOCS_CSP
+from fastboard.resources import web_root
+from fastboard.webui import WEB_CSP
 from tests.stack.conftest import app_log, nginx_log, register
 from tests.stack.waiting import until
 
 pytestmark = [pytest.mark.stack, pytest.mark.anyio]
 
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+FOREVER = "public, max-age=31536000, immutable"
 
 
 @pytest.fixture
@@ -109,12 +113,77 @@ async def test_landing_page_is_served_by_nginx_alone(
     assert ids["/assets/style.css"] not in seen_by_app
 
 
-async def test_static_assets_cache_long_and_the_page_revalidates(client: httpx.AsyncClient) -> None:
+async def test_versioned_files_cache_for_good_and_the_rest_revalidates(
+    client: httpx.AsyncClient,
+) -> None:
     page = await client.get("/")
     assert page.headers["cache-control"] == "no-cache"
-    stylesheet = await client.get("/assets/style.css")
-    assert stylesheet.headers["cache-control"] == "max-age=2592000"
-    assert (await client.get("/no-such-page")).status_code == 404
+    # index.html names every other file: never cached for good, whatever its URL says.
+    assert (await client.get("/index.html?v=3")).headers["cache-control"] == "no-cache"
+    for versioned in ("/assets/style.css?v=1", "/vendor/marked.esm.js?v=18.2.1"):
+        response = await client.get(versioned)
+        assert response.status_code == 200, versioned
+        assert response.headers["cache-control"] == FOREVER, versioned
+    plain = await client.get("/vendor/purify.es.mjs")
+    assert plain.headers["cache-control"] == "no-cache"
+    again = await client.get(
+        "/vendor/purify.es.mjs", headers={"If-None-Match": plain.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+    revalidated = await client.get("/settings", headers={"If-None-Match": page.headers["etag"]})
+    assert revalidated.status_code == 304
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/article/%EC%95%88%EB%85%95-%ED%95%98%EC%84%B8%EC%9A%94",  # /article/안녕-하세요
+        "/board/general",
+        "/profile/ada.lovelace",
+        "/editor/some-slug",
+        "/search?q=%ED%95%9C%EA%B5%AD%EC%96%B4",
+        "/settings",
+        "/no/such/page",
+    ],
+)
+async def test_every_page_is_index_html(client: httpx.AsyncClient, path: str) -> None:
+    page = await client.get(path)
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html"
+    assert page.text == (web_root() / "index.html").read_text()
+    assert page.headers["cache-control"] == "no-cache"
+    assert page.headers["content-security-policy"] == WEB_CSP
+
+
+@pytest.mark.parametrize(
+    "path", ["/assets/nope.js", "/vendor/nope.js", "/app/nope.js", "/robots.txt", "/wp-login.php"]
+)
+async def test_unknown_files_are_a_404_never_the_page(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert "fastboard" not in response.text
+
+
+async def test_an_unknown_api_path_is_the_apps_json_404(client: httpx.AsyncClient) -> None:
+    for method in ("GET", "POST"):
+        response = await client.request(method, "/api/nope")
+        assert response.status_code == 404
+        assert response.json() == {"errors": {"body": ["Not Found"]}}
+
+
+@pytest.mark.parametrize("path", ["/vendor/marked.esm.js", "/vendor/purify.es.mjs"])
+async def test_module_scripts_are_javascript_and_compressed(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/javascript"
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    # httpx decoded it: the body is the file, and the wire carried much less.
+    assert response.content == (web_root() / path.removeprefix("/")).read_bytes()
+    assert response.num_bytes_downloaded < len(response.content) / 2
 
 
 async def test_security_headers_on_pages_and_api(client: httpx.AsyncClient) -> None:
@@ -125,9 +194,11 @@ async def test_security_headers_on_pages_and_api(client: httpx.AsyncClient) -> N
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
         assert "server" not in response.headers or response.headers["server"] == "nginx"
-    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    # Swagger UI runs inline scripts: the API paths carry no page CSP.
+    assert page.headers["content-security-policy"] == WEB_CSP
     assert "content-security-policy" not in api.headers
+    # Swagger UI runs inline scripts: /docs carries the app's own policy for it, alone.
+    docs = await client.get("/docs")
+    assert docs.headers.get_list("content-security-policy") == [DOCS_CSP]
 
 
 async def test_given_request_id_is_echoed_and_reaches_the_app(

@@ -58,7 +58,15 @@ async def test_web_ui_needs_no_application(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html"
-    for asset in ("/assets/style.css", "/assets/landing.js", "/assets/favicon.svg"):
+    for asset in (
+        "/assets/style.css",
+        "/app/main.js",
+        "/assets/favicon.svg",
+        "/vendor/marked.esm.js",
+        "/vendor/purify.es.mjs",
+        "/article/some-slug",
+        "/settings",
+    ):
         assert (await client.get(asset)).status_code == 200, asset
 
 
@@ -139,3 +147,15 @@ async def test_api_is_rate_limited_but_probes_are_not(client: httpx.AsyncClient)
     assert probes == Counter({502: 120})
     limited = next(response for response in api if response.status_code == 429)
     assert limited.headers["retry-after"] == "1"  # one token of 20 per second
+
+
+async def test_search_has_a_tighter_limit_of_its_own(client: httpx.AsyncClient) -> None:
+    search = [await client.get("/api/search", params={"q": "x"}) for _ in range(60)]
+
+    statuses = Counter(response.status_code for response in search)
+    assert set(statuses) == {502, 429}
+    # Fewer got through than the general zone's burst alone would let through (40).
+    assert statuses[502] < 40
+    limited = next(response for response in search if response.status_code == 429)
+    assert limited.headers["retry-after"] == "1"  # one token of 5 per second
+    assert limited.json() == {"errors": {"body": ["too many requests, slow down"]}}
