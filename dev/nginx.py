@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastboard.nginx_conf import NginxError, RateLimits, fill, render_site_conf
@@ -43,6 +44,7 @@ def render_nginx_conf(
     limits: RateLimits = RateLimits(),
     listen_host: str = "127.0.0.1",
     worker_processes: int | str = "auto",
+    more_upstreams: Sequence[Path | str] = (),
 ) -> Path:
     """Write a self-contained NGINX configuration into ``workdir``; returns ``nginx.conf``.
 
@@ -58,6 +60,7 @@ def render_nginx_conf(
         web_root=web_root,
         access_log=str(workdir / "logs" / "access.log"),
         limits=limits,
+        more_upstreams=more_upstreams,
     )
     (workdir / "fastboard.conf").write_text(site)
     main = fill(

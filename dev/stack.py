@@ -19,7 +19,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -140,6 +141,9 @@ class RunningStack:
     url: str
     socket: Path
     workdir: Path
+    # More Gunicorn instances behind the same NGINX upstream, as other hosts would be
+    # (``start_stack(hosts=…)``): (process, socket), logging to ``gunicorn<n>.log``.
+    more: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
 
     def in_stop_order(self) -> list[tuple[subprocess.Popen[bytes], signal.Signals, signal.Signals]]:
         """(process, graceful stop, quick stop): NGINX first, so requests it accepted can
@@ -147,11 +151,12 @@ class RunningStack:
         return [
             (self.nginx, signal.SIGQUIT, signal.SIGTERM),
             (self.gunicorn, signal.SIGTERM, signal.SIGQUIT),
+            *((process, signal.SIGTERM, signal.SIGQUIT) for process, _ in self.more),
         ]
 
     def stop(self, *, graceful: bool = True, timeout: float = 40.0) -> tuple[int, int]:
-        """Stop NGINX, then Gunicorn; returns both exit statuses."""
-        nginx_status, gunicorn_status = (
+        """Stop NGINX, then Gunicorn; returns both exit statuses (the first Gunicorn's)."""
+        nginx_status, gunicorn_status, *_ = (
             stop_process(process, graceful_sig if graceful else quick_sig, timeout)
             for process, graceful_sig, quick_sig in self.in_stop_order()
         )
@@ -168,11 +173,14 @@ def start_stack(
     limits: RateLimits = RateLimits(),
     log_to_files: bool = True,
     boot_timeout: float = 30.0,
+    hosts: int = 1,
 ) -> RunningStack:
     """Render the configuration into ``workdir``, start Gunicorn, then NGINX; wait for both.
 
     Returns once ``/health`` answers through NGINX. With ``log_to_files``, output goes to
-    ``workdir/logs/{gunicorn,nginx}.log``; otherwise to the terminal.
+    ``workdir/logs/{gunicorn,nginx}.log``; otherwise to the terminal. ``hosts`` > 1 starts
+    that many Gunicorn instances (``gunicorn<n>.sock``, their own metrics directories),
+    all in NGINX's upstream, as separate hosts sharing the database and Redis would be.
     """
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -180,6 +188,9 @@ def start_stack(
     if len(str(sock)) > MAX_UNIX_SOCKET_PATH:
         raise StackError(f"socket path too long for AF_UNIX ({len(str(sock))} bytes): {sock}")
     sock.unlink(missing_ok=True)
+    more_sockets = [workdir / f"gunicorn{n}.sock" for n in range(2, hosts + 1)]
+    for extra in more_sockets:
+        extra.unlink(missing_ok=True)
     nginx = nginx_executable()
     conf = render_nginx_conf(
         listen_port=port,
@@ -187,6 +198,7 @@ def start_stack(
         web_root=web or web_root(),
         workdir=workdir,
         limits=limits,
+        more_upstreams=more_sockets,
     )
     check_nginx_conf(conf, nginx)
     app_env = gunicorn_env(
@@ -197,18 +209,35 @@ def start_stack(
     gunicorn = spawn(
         gunicorn_command(), env=app_env, output=logs / "gunicorn.log" if log_to_files else None
     )
+    more: list[tuple[subprocess.Popen[bytes], Path]] = []
     try:
-        wait_until(
-            lambda: unix_socket_accepts(sock), timeout=boot_timeout, watch=gunicorn, what="gunicorn"
-        )
+        for n, extra in enumerate(more_sockets, start=2):
+            host_env = {**app_env, "FASTBOARD_BIND": f"unix:{extra}"}
+            # Another host: figures of its own, never added to the first one's.
+            host_env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / f"metrics{n}")
+            output = logs / f"gunicorn{n}.log" if log_to_files else None
+            more.append((spawn(gunicorn_command(), env=host_env, output=output), extra))
+        for process, path in [(gunicorn, sock), *more]:
+            wait_until(
+                partial(unix_socket_accepts, path),
+                timeout=boot_timeout,
+                watch=process,
+                what="gunicorn",
+            )
         front = spawn(
             nginx_command(conf, nginx), output=logs / "nginx.log" if log_to_files else None
         )
     except BaseException:
-        stop_process(gunicorn, signal.SIGQUIT, 10)
+        for process in [gunicorn, *(process for process, _ in more)]:
+            stop_process(process, signal.SIGQUIT, 10)
         raise
     stack = RunningStack(
-        gunicorn=gunicorn, nginx=front, url=f"http://127.0.0.1:{port}", socket=sock, workdir=workdir
+        gunicorn=gunicorn,
+        nginx=front,
+        url=f"http://127.0.0.1:{port}",
+        socket=sock,
+        workdir=workdir,
+        more=more,
     )
     try:
         wait_until(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,25 @@ def fill(template: str, values: Mapping[str, object]) -> str:
     return _PLACEHOLDER.sub(replace, template)
 
 
+# Entries in the upstream block: attempts NGINX may make for an idempotent request.
+UPSTREAM_ATTEMPTS = 3
+
+
+def upstream_servers(sockets: Sequence[Path | str]) -> str:
+    """The upstream's ``server`` lines: each Gunicorn (a unix socket path, or a
+    ``host:port`` string for another host) once, then again as backups: one host, two
+    backups (three attempts); several hosts, each once more."""
+    addresses = [
+        f"unix:{Path(socket).absolute()}" if isinstance(socket, Path) else socket
+        for socket in sockets
+    ]
+    lines = [f"server {address} max_fails=0;" for address in addresses]
+    # Backups take the retries, in the same order: a host that failed is not the next.
+    backups = (addresses * UPSTREAM_ATTEMPTS)[: max(len(addresses), UPSTREAM_ATTEMPTS - 1)]
+    lines += [f"server {address} max_fails=0 backup;" for address in backups]
+    return "\n    ".join(lines)
+
+
 def render_site_conf(
     *,
     listen: str,
@@ -70,14 +89,16 @@ def render_site_conf(
     access_log: str,
     limits: RateLimits = RateLimits(),
     server_name: str = "_",
+    more_upstreams: Sequence[Path | str] = (),
 ) -> str:
-    """The http-context site configuration: maps, rate-limit zones, upstream, server."""
+    """The http-context site configuration: maps, rate-limit zones, upstream, server.
+    ``more_upstreams``: other hosts' Gunicorn (unix socket paths or ``host:port``)."""
     return fill(
         resources.template(SITE_TEMPLATE),
         {
             "listen": listen,
             "server_name": server_name,
-            "upstream": f"unix:{Path(upstream_socket).absolute()}",
+            "upstream_servers": upstream_servers([Path(upstream_socket), *more_upstreams]),
             "upstream_keepalive_timeout": NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
             "web_root": Path(web_root).resolve(),
             "access_log": access_log,

@@ -67,6 +67,10 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
         # proxy_read_timeout for /api/live (60 s) from cutting a quiet connection.
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
+        # No permessage-deflate: a live event is encoded once for all its subscribers, and
+        # deflate would compress it again per connection (CPU times subscribers) and keep
+        # zlib state in every idle connection, for JSON events of a few hundred bytes.
+        "ws_per_message_deflate": False,
         # "on", not "auto": an exception in the lifespan startup stops the worker from
         # booting instead of being logged and ignored.
         "lifespan": "on",

@@ -5,6 +5,12 @@ the worker's event loop (never before Gunicorn forks): then the broker's reader 
 Every event is encoded once and put on each subscriber's bounded queue without waiting;
 a client whose queue is full is cut (4408), so one slow reader never holds up the others
 or grows the worker's memory.
+
+Event ids are consecutive: when the broker finds a hole between two (events lost while
+Redis failed, or trimmed before this worker read them), the hub tells every client to
+resync each of its topics, so no loss goes unnoticed. When the broker cannot deliver at
+all (Redis down), every client is closed with 1013, and new ones are turned away with it
+until Redis answers again.
 """
 
 from __future__ import annotations
@@ -18,7 +24,16 @@ from typing import Any
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from fastboard.live.broker import Broker, Event, MemoryBroker, Published, RedisBroker
+from fastboard.live import protocol
+from fastboard.live.broker import (
+    GAP_EVENT,
+    Broker,
+    Event,
+    MemoryBroker,
+    Published,
+    RedisBroker,
+    wire_topic,
+)
 from fastboard.live.coalesce import Coalescer
 from fastboard.live.protocol import Close
 from fastboard.metrics import Metrics
@@ -71,6 +86,11 @@ class Connection:
             metrics.live_slow_closes.inc()
             metrics.live_dropped.inc(self._queue.qsize() + 1)
             self.close(Close.TOO_SLOW, "too slow, resync")
+
+    def resync(self) -> None:
+        """Events of any of this client's topics may have been lost: it refetches them."""
+        for topic in sorted(self.topics):
+            self.send(protocol.encode({"type": "resync", "topic": wire_topic(topic)}))
 
     def hold(self, topics: Iterable[str]) -> None:
         for topic in topics:
@@ -146,7 +166,7 @@ class Hub:
             url = self.settings.redis_url
             backlog = self.settings.live_backlog
             if url:
-                self._broker = RedisBroker(url, self.settings.redis_prefix, backlog)
+                self._broker = RedisBroker(url, self.settings.redis_prefix, backlog, CONTROL)
             else:
                 self._broker = MemoryBroker(backlog)
         return self._broker
@@ -163,7 +183,7 @@ class Hub:
             self._starting = asyncio.Lock()
         async with self._starting:
             if not self._started:
-                await self.broker.start(self._deliver, self._broker_down)
+                await self.broker.start(self._deliver, self._broker_down, self._lost)
                 self._started = True
 
     def _deliver(self, event: Event) -> None:
@@ -175,6 +195,8 @@ class Hub:
 
     def _control(self, event: Event) -> None:
         data = event.data
+        if event.event == GAP_EVENT:  # its id carried the hole (broker.py)
+            return
         if event.event != "account.closed" or not isinstance(data, dict):
             log.warning("live: unknown control event %r", event.event)
             return
@@ -184,6 +206,16 @@ class Hub:
                 continue
             if below is None or connection.token_version < below:
                 connection.close(data["code"], data["reason"])
+
+    def _lost(self, last: int, received: int) -> None:
+        log.warning(
+            "live: up to %d events before id %d were lost; %d clients are told to resync",
+            received - last - 1,
+            received,
+            len(self._connections),
+        )
+        for connection in tuple(self._connections):
+            connection.resync()
 
     def _broker_down(self) -> None:
         for connection in tuple(self._connections):

@@ -151,13 +151,19 @@ def make_stack(
         workers: int = 2,
         limits: RateLimits = UNLIMITED,
         database_url: str | None = None,
+        hosts: int = 1,
         **env: str,
     ) -> RunningStack:
         workdir = tmp_path / f"stack{len(started)}"
         environment = stack_env(database_url or stack_database_url, workdir, redis_url, **env)
         try:
             running = start_stack(
-                workdir=workdir, port=free_port(), workers=workers, env=environment, limits=limits
+                workdir=workdir,
+                port=free_port(),
+                workers=workers,
+                env=environment,
+                limits=limits,
+                hosts=hosts,
             )
         except BaseException:
             forget_redis_keys(redis_url, environment)
