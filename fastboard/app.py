@@ -35,6 +35,7 @@ from fastboard.live.router import router as live_router
 from fastboard.logs import configure_logging
 from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
+from fastboard.openapi import install_openapi
 from fastboard.moderation.router import router as moderation_router
 from fastboard.profiles.router import router as profiles_router
 from fastboard.resources import web_root
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     _install_docs(app)
+    install_openapi(app)
     _install_web(app, settings)
 
     # First added is innermost: CORS, guards, request ids and metrics apply to hits too.
