@@ -35,8 +35,8 @@ from fastboard.live.router import router as live_router
 from fastboard.logs import configure_logging
 from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
-from fastboard.openapi import install_openapi
 from fastboard.moderation.router import router as moderation_router
+from fastboard.openapi import install_openapi
 from fastboard.profiles.router import router as profiles_router
 from fastboard.resources import web_root
 from fastboard.search.router import router as search_router
