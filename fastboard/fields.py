@@ -3,9 +3,11 @@ written out."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from pydantic import AfterValidator, EmailStr, Field, PlainSerializer, StringConstraints
 
 
@@ -43,6 +45,17 @@ NO_CONTROL_NOT_BLANK = Field(
 )
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# email-validator refuses addresses at special-use domains (RFC 6761: .test, .local, …).
+_SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+EMAIL_DOMAIN = Field(
+    json_schema_extra={"pattern": rf"^[^@]+@(?!(?:[^@]*\.)?(?:{_SPECIAL_USE})\.?$)[^@]+$"}
+)
+
+
 def iso_millis(value: datetime) -> str:
     # RealWorld clients expect e.g. 2024-05-01T12:00:00.000Z: fractional seconds and "Z".
     # Formatted by hand: a list writes two per article, and isoformat() costs half more.
@@ -72,7 +85,11 @@ ImageUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(_no_nul), NO_NUL
 ]
 Email = Annotated[
-    EmailStr, StringConstraints(max_length=254), AfterValidator(_no_nul), AfterValidator(str.lower)
+    EmailStr,
+    StringConstraints(max_length=254),
+    AfterValidator(_no_nul),
+    AfterValidator(str.lower),
+    EMAIL_DOMAIN,
 ]
 Title = Annotated[
     str,

@@ -16,6 +16,8 @@ SlugIn = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SLUG_LENGTH),
     AfterValidator(check_slug),
+    # What check_slug accepts, for the schema (non-ASCII letters are accepted as well).
+    Field(json_schema_extra={"pattern": r"^[a-z0-9]+(?:-[a-z0-9]+)*$"}),
 ]
 Position = Annotated[
     int, Field(ge=1, le=MAX_POSITION, description="1 is first; the others move to make room")
