@@ -284,3 +284,53 @@ async def test_ordinary_requests_pass_the_limits(client: httpx.AsyncClient) -> N
     response = await client.get("/api/articles", params={"tag": "x" * 64, "limit": 5})
 
     assert response.status_code == 200
+
+
+# What fuzzing found: rules the app enforced and the schema did not declare ---------------
+
+
+async def test_board_slug_pattern_agrees_with_the_app(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
+    schema = (await _schema(client))["components"]["schemas"]
+    pattern = re.compile(schema["NewCategory"]["properties"]["slug"]["anyOf"][0]["pattern"])
+    for slug, valid in [
+        ("news", True),
+        ("a-1", True),
+        ("A", False),
+        ("a--b", False),
+        ("-a", False),
+    ]:
+        assert bool(pattern.search(slug)) is valid, slug
+        response = await client.post(
+            "/api/categories",
+            json={"category": {"name": f"Name {slug}", "slug": slug}},
+            headers=auth(admin["token"]),
+        )
+        assert (response.status_code == 201) is valid, (slug, response.text)
+
+
+async def test_special_use_email_domains_are_declared_and_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await _schema(client))["components"]["schemas"]
+    pattern = re.compile(schema["NewUser"]["properties"]["email"]["pattern"])
+    assert pattern.search("someone@example.com")
+    for email in ("someone@box.test", "someone@HOST.LOCAL", "someone@localhost", "a@b.onion"):
+        assert not pattern.search(email), email
+        user = {"username": "special", "email": email, "password": "long-enough"}
+        response = await client.post("/api/users", json={"user": user})
+        assert response.status_code == 422, email
+        assert list(response.json()["errors"]) == ["email"]
+
+
+async def test_token_form_declares_what_it_accepts(client: httpx.AsyncClient) -> None:
+    form = (await _schema(client))["components"]["schemas"]["TokenForm"]["properties"]
+    assert form["grant_type"]["const"] == "password"
+    assert form["password"]["minLength"] == 1
+    # "password\n" matched the old pattern "^password$" in Python's dialect, not the app's.
+    response = await client.post(
+        "/api/users/token",
+        data={"grant_type": "password\n", "username": "a@example.com", "password": "x"},
+    )
+    assert response.status_code == 422
