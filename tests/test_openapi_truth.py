@@ -334,3 +334,20 @@ async def test_token_form_declares_what_it_accepts(client: httpx.AsyncClient) ->
         data={"grant_type": "password\n", "username": "a@example.com", "password": "x"},
     )
     assert response.status_code == 422
+
+
+async def test_a_new_name_must_make_a_slug_and_the_schema_says_so(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
+    schema = (await _schema(client))["components"]["schemas"]
+    for model in ("NewCategory", "NewBoard"):
+        pattern = re.compile(schema[model]["properties"]["name"]["pattern"])
+        assert pattern.search("News 2")
+        assert pattern.search("한국어")
+        for no_slug in ("???", "_", "\ufe70", " - "):
+            assert not pattern.search(no_slug), (model, no_slug)
+    for name, created in (("???", False), ("\ufe70", False), ("Q & A", True)):
+        response = await client.post(
+            "/api/categories", json={"category": {"name": name}}, headers=auth(admin["token"])
+        )
+        assert (response.status_code == 201) is created, (name, response.text)

@@ -44,7 +44,7 @@ from tests.conftest import (
     make_settings,
 )
 
-EXAMPLES = int(os.environ.get("FASTBOARD_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("FASTBOARD_FUZZ_EXAMPLES", "80"))
 # "postgresql": the suite's PostgreSQL server (FASTBOARD_TEST_DATABASE_URL), a database
 # created for the run; anything else: SQLite in a temporary directory.
 BACKEND = os.environ.get("FASTBOARD_FUZZ_DATABASE", "sqlite")
