@@ -13,6 +13,8 @@ derandomized: a run tries the same cases every time, so a failure reproduces.
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import os
 import re
 from collections import Counter
@@ -123,10 +125,18 @@ def fuzz_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixtures]:
     # Production log level: the access log of thousands of requests is noise here.
     settings_ = make_settings(url, var, log_level="WARNING")
     upgrade_to_head(settings_)
+    gc_threshold = gc.get_threshold()
+    root_level = logging.getLogger().level
     try:
         # Schemathesis' own ASGI client runs the app's lifespan once, on its own loop.
         yield Fixtures(create_app(settings_), url)
     finally:
+        # The lifespan would otherwise run until the process ends: its database
+        # connections closed at exit, its garbage collector settings kept for other tests.
+        asgi.shutdown_lifespans()
+        gc.unfreeze()
+        gc.set_threshold(*gc_threshold)
+        logging.getLogger().setLevel(root_level)
         if created is not None:
             asyncio.run(drop_postgres_database(created))
 
