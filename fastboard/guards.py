@@ -102,7 +102,7 @@ class InputLimits:
             return
         if body is None:
             return  # the client went away
-        if json_depth_exceeds(body):
+        if _is_json(scope) and json_depth_exceeds(body):
             nested = f"is nested too deeply (limit: {MAX_JSON_DEPTH} levels)"
             await error_response(422, {"body": [nested]})(scope, receive, send)
             return
@@ -138,6 +138,13 @@ class InputLimits:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return False
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

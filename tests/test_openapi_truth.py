@@ -351,3 +351,15 @@ async def test_a_new_name_must_make_a_slug_and_the_schema_says_so(
             "/api/categories", json={"category": {"name": name}}, headers=auth(admin["token"])
         )
         assert (response.status_code == 201) is created, (name, response.text)
+
+
+async def test_depth_is_a_json_rule(client: httpx.AsyncClient) -> None:
+    """A form body full of brackets is not JSON: the form's own rules answer."""
+    response = await client.post(
+        "/api/users/token",
+        content=b"username=" + b"[" * 100,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert response.status_code == 422
+    assert "nested" not in response.text
