@@ -204,3 +204,42 @@ def test_every_answer_conforms_to_the_schema(fuzz_state: Fixtures) -> None:
     )
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
     assert operations >= 40
+
+
+# Sequences of up to 10 calls each.
+STATEFUL_RUNS = max(EXAMPLES // 2, 5)
+
+
+def test_links_between_operations_hold(fuzz_state: Fixtures) -> None:
+    """Sequences of calls along the links Schemathesis infers from the schema (an
+    article's slug from its creation into its comments, favorites, history…), with the
+    same checks on every answer."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_state.app)
+    machine = schema.as_state_machine()
+    steps: list[tuple[str, int]] = []
+
+    class SignedIn(machine):  # type: ignore[valid-type,misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": {"Authorization": f"Token {fuzz_state.token}"}}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            label = case.operation.label
+            steps.append((label, response.status_code))
+            if label in SIGNS_OUT and response.status_code < 300:
+                fuzz_state.token = fuzz_state.sign_up()
+
+        def validate_response(self, response: Any, case: Any, **_: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    machine_settings = settings(
+        max_examples=STATEFUL_RUNS,
+        stateful_step_count=10,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    SignedIn.run(settings=machine_settings)
+    linked = {label for label, status in steps if status < 300}
+    print(f"stateful: {len(steps)} calls, {len(linked)} operations answered 2xx")
+    assert len(linked) >= 5
