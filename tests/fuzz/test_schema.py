@@ -1,13 +1,17 @@
 """Schemathesis fuzzes every operation of the app's own ``/openapi.json``.
 
 Each generated request goes through the ASGI app (no server) on a database of the
-module's own, signed in as a user who owns an article and a comment, so authenticated
-routes run past their token check. Every answer must be no 5xx, a documented status
-code and content type, and a body that matches the documented schema.
+module's own, signed in as an admin who owns an article and a comment, so authenticated
+routes run past their token check; half the valid cases aim at that article and comment
+instead of random slugs. Requests the schema allows and requests it forbids are both
+sent. Every answer must be no 5xx, a documented status code and content type, and a
+body that matches the documented schema; a request the schema allows may be refused
+(422) only for a reason that depends on the data (a taken name, say).
 
-Sized for CI (``FASTBOARD_FUZZ_EXAMPLES`` per operation, 25 by default, about two
-minutes on two cores); ``make fuzz`` asks for many more, on PostgreSQL. Generation is
-derandomized: a run tries the same cases every time, so a failure reproduces.
+Sized for CI (``FASTBOARD_FUZZ_EXAMPLES`` per operation, 80 by default: about a minute
+and a half on two busy cores); ``make fuzz`` asks for many more, on PostgreSQL.
+Generation is derandomized: a run tries the same cases every time, so a failure
+reproduces.
 """
 
 from __future__ import annotations
