@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -363,3 +363,54 @@ async def test_depth_is_a_json_rule(client: httpx.AsyncClient) -> None:
 
     assert response.status_code == 422
     assert "nested" not in response.text
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield node["$ref"].rsplit("/", 1)[-1]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _unbounded(node: Any, where: str) -> Iterator[str]:
+    if isinstance(node, dict):
+        kind = node.get("type")
+        bounded_by_value = {"enum", "const"} & set(node)
+        if kind == "array" and "maxItems" not in node:
+            yield where
+        if kind == "string" and not ({"maxLength", "format"} & set(node) or bounded_by_value):
+            yield where
+        if kind == "integer" and "maximum" not in node and not bounded_by_value:
+            yield where
+        for key, value in node.items():
+            yield from _unbounded(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _unbounded(value, f"{where}[{index}]")
+
+
+async def test_every_request_body_field_is_bounded(client: httpx.AsyncClient) -> None:
+    """Strings have a maximum length, arrays a maximum count, integers a maximum, in every
+    schema a request body can reach."""
+    schema = await _schema(client)
+    components = schema["components"]["schemas"]
+    pending = [
+        ref
+        for _, _, operation in _operations(schema)
+        for ref in _refs(operation.get("requestBody", {}))
+    ]
+    seen: set[str] = set()
+    unbounded: list[str] = []
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        unbounded.extend(_unbounded(components[name], name))
+        pending.extend(_refs(components[name]))
+    assert len(seen) > 20
+    assert not unbounded
