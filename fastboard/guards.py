@@ -87,7 +87,10 @@ class InputLimits:
             return
         problem = self._head_problem(scope)
         if problem is not None:
-            await error_response(*problem)(scope, receive, send)
+            status, errors = problem
+            # The body is not read: the connection cannot carry another request after it.
+            headers = {"Connection": "close"} if status == 413 else None
+            await error_response(status, errors, headers)(scope, receive, send)
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)

@@ -239,6 +239,7 @@ class TestBodySize:
         )
 
         assert response.status_code == 413
+        assert response.headers["connection"] == "close"
         assert response.json() == {
             "errors": {"body": ["request body is too large (limit: 1000 bytes)"]}
         }
