@@ -18,6 +18,7 @@ const routes = [
   ["/login", () => import("./pages/auth.js")],
   ["/register", () => import("./pages/auth.js")],
   ["/moderation", () => import("./pages/moderation.js")],
+  ["/search", () => import("./pages/search.js")],
 ].map(([pattern, load]) => [compile(pattern), load]);
 
 function compile(pattern) {
