@@ -280,21 +280,18 @@ class ArticlePage {
     item.paint = () => {
       const c = item.comment;
       const edited = c.updatedAt && c.updatedAt !== c.createdAt;
-      when.replaceChildren(
-        " · ",
-        time(c.createdAt, true),
-        edited
-          ? [
-              " · ",
-              link(
-                commentHistoryHref(this.article.slug, c.id),
-                { class: "edited", dataset: { testid: "comment-edited" }, title: "Edited: see its history" },
-                "edited",
-                h("span", { class: "visually-hidden" }, ", see the comment's history"),
-              ),
-            ]
-          : null,
-      );
+      when.replaceChildren(" · ", time(c.createdAt, true));
+      if (edited) {
+        when.append(
+          " · ",
+          link(
+            commentHistoryHref(this.article.slug, c.id),
+            { class: "edited", dataset: { testid: "comment-edited" }, title: "Edited: see its history" },
+            "edited",
+            h("span", { class: "visually-hidden" }, ", see the comment's history"),
+          ),
+        );
+      }
       if (!item.editing) bodyEl.replaceChildren(demoteHeadings(renderMarkdown(c.body)));
       votes.paint();
     };

@@ -137,7 +137,7 @@ function fieldChanges(version, older) {
 // the colours are not the only way to tell the lines apart.
 function diffBlock(diff, number) {
   if (!diff) return h("p", { class: "muted diff-none" }, "The text did not change in this version.");
-  const lines = diff.split("\n");
+  const lines = diff.replace(/\n$/, "").split("\n");
   return h(
     "pre",
     { class: "diff", dataset: { testid: "diff" }, "aria-label": `Changes in version ${number}`, role: "figure" },
@@ -147,7 +147,8 @@ function diffBlock(diff, number) {
       else if (line.startsWith("@@")) kind = "hunk";
       else if (line.startsWith("+")) kind = "added";
       else if (line.startsWith("-")) kind = "removed";
-      return h("span", { class: `diff-line diff-${kind}` }, line, "\n");
+      // Each line a block of its own (an empty one keeps its height with a space).
+      return h("span", { class: `diff-line diff-${kind}` }, line || " ");
     }),
   );
 }
