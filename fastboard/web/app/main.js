@@ -34,8 +34,8 @@ function describe(event) {
   }
 }
 
-// The header's search box: one form for the whole session, beside the brand (below it
-// at phone widths, style.css), sending Enter to the search page. It shows the words
+// The header's search box: one form for the whole session, after the links (a row of its
+// own at phone widths, style.css), sending Enter to the search page. It shows the words
 // searched for while that page is open.
 function headerSearch() {
   const input = h("input", {
@@ -64,7 +64,7 @@ function headerSearch() {
     }
     navigate(`/search${query({ q: words })}`);
   });
-  header.before(form);
+  header.after(form);
   return input;
 }
 
