@@ -17,11 +17,12 @@ from tests.web.conftest import Api, Contexts, axe_violations, describe_violation
 from tests.web.test_article_page import listening, watching
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 pytestmark = pytest.mark.stack
 
 PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 720}  # Playwright's default viewport
 
 
 def enc(slug: str) -> str:
@@ -87,8 +88,24 @@ def test_an_article_edited_in_the_editor_shows_its_history_with_the_diff(
     page.wait_for_url(f"**/article/{enc(article['slug'])}")
 
 
-def comment_by_id(page: Page, comment_id: int):  # type: ignore[no-untyped-def]
+def comment_by_id(page: Page, comment_id: int) -> Locator:
     return page.locator(f"[data-testid=comment][data-comment-id='{comment_id}']")
+
+
+def wait_for_score(page: Page, comment_id: int, score: str) -> None:
+    page.wait_for_function(
+        """([id, score]) => document.querySelector(
+             `[data-comment-id='${id}'] [data-testid=comment-score]`).textContent === score""",
+        arg=[comment_id, score],
+    )
+
+
+def wait_for_first_comment(page: Page, text: str) -> None:
+    page.wait_for_function(
+        "(text) => document.querySelector('[data-testid=comment-text]')"
+        "?.textContent.trim() === text",
+        arg=text,
+    )
 
 
 def test_a_comment_is_voted_up_then_down_then_taken_back(new_context: Contexts, api: Api) -> None:
@@ -119,24 +136,21 @@ def test_a_comment_is_voted_up_then_down_then_taken_back(new_context: Contexts, 
     page = context.new_page()
     page.goto(f"/article/{enc(article['slug'])}")
     item = comment_by_id(page, comment["id"])
-    up, down = item.get_by_role("button", name="Vote up"), item.get_by_role("button", name="Vote down")
+    up, down = (
+        item.get_by_role("button", name="Vote up"),
+        item.get_by_role("button", name="Vote down"),
+    )
     score = item.get_by_test_id("comment-score")
     assert score.inner_text() == "2"
     assert up.get_attribute("aria-pressed") == "false"
 
     up.click()
-    page.wait_for_function(
-        "(id) => document.querySelector(`[data-comment-id='${id}'] [data-testid=comment-score]`).textContent === '3'",
-        arg=comment["id"],
-    )
+    wait_for_score(page, comment["id"], "3")
     assert up.get_attribute("aria-pressed") == "true"
     assert down.get_attribute("aria-pressed") == "false"
 
     down.click()  # the vote flips: +1 becomes -1
-    page.wait_for_function(
-        "(id) => document.querySelector(`[data-comment-id='${id}'] [data-testid=comment-score]`).textContent === '1'",
-        arg=comment["id"],
-    )
+    wait_for_score(page, comment["id"], "1")
     assert up.get_attribute("aria-pressed") == "false"
     assert down.get_attribute("aria-pressed") == "true"
 
@@ -147,10 +161,7 @@ def test_a_comment_is_voted_up_then_down_then_taken_back(new_context: Contexts, 
     down = item.get_by_role("button", name="Vote down")
     assert down.get_attribute("aria-pressed") == "true"
     down.click()  # the same button again takes the vote back
-    page.wait_for_function(
-        "(id) => document.querySelector(`[data-comment-id='${id}'] [data-testid=comment-score]`).textContent === '2'",
-        arg=comment["id"],
-    )
+    wait_for_score(page, comment["id"], "2")
     assert down.get_attribute("aria-pressed") == "false"
     mine = api.call("GET", f"/api/articles/{article['slug']}/comments", user=voter).json()
     assert mine["comments"][0]["myVote"] is None
@@ -185,9 +196,7 @@ def test_comments_are_ordered_newest_or_top_first(new_context: Contexts, api: Ap
 
     with page.expect_request(re.compile(r"/comments\?order=top")):
         page.get_by_test_id("order-top").click()
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=comment-text]')?.textContent.trim() === '첫째 댓글'"
-    )
+    wait_for_first_comment(page, "첫째 댓글")
     assert texts.all_inner_texts() == ["첫째 댓글", "둘째 댓글", "셋째 댓글"]
     assert page.get_by_test_id("order-top").get_attribute("aria-pressed") == "true"
     assert page.get_by_test_id("order-new").get_attribute("aria-pressed") == "false"
@@ -195,9 +204,7 @@ def test_comments_are_ordered_newest_or_top_first(new_context: Contexts, api: Ap
     assert scores == ["2", "0", "-1"]
 
     page.get_by_test_id("order-new").click()
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=comment-text]')?.textContent.trim() === '셋째 댓글'"
-    )
+    wait_for_first_comment(page, "셋째 댓글")
 
 
 def test_a_comment_is_edited_inline_and_the_edit_arrives_live(
@@ -285,13 +292,13 @@ def test_the_history_pages_fit_a_phone_and_have_no_serious_axe_violations(
         page.get_by_test_id("versions").wait_for()
         assert page.get_by_test_id("version").count() == 3
         width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert width <= page.viewport_size["width"], f"the page scrolls sideways: {width}px"
+        assert width <= (viewport or DESKTOP)["width"], f"the page scrolls sideways: {width}px"
         assert (violations := axe_violations(page)) == [], describe_violations(violations)
         # The article page with its votes, order and edit controls.
         page.goto(f"/article/{enc(article['slug'])}")
         comment_by_id(page, comment["id"]).get_by_test_id("edit-comment").click()
         width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert width <= page.viewport_size["width"], f"the page scrolls sideways: {width}px"
+        assert width <= (viewport or DESKTOP)["width"], f"the page scrolls sideways: {width}px"
         assert (violations := axe_violations(page)) == [], describe_violations(violations)
 
 
