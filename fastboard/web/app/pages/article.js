@@ -247,8 +247,19 @@ class ArticlePage {
     try {
       const body = await (request ?? api(`/articles/${enc(this.article.slug)}/comments?order=${order}`, { signal: this.signal }));
       if (order !== this.order) return; // the reader switched again meanwhile
+      // A comment being edited keeps its element (and the draft in it) across a reload,
+      // as after the live connection's resync.
+      const before = new Map(this.comments);
       this.comments.clear();
-      this.listEl.replaceChildren(...body.comments.map((comment) => this.commentItem(comment)));
+      const keep = (comment) => {
+        const item = before.get(comment.id);
+        if (!item?.editing) return this.commentItem(comment);
+        item.comment = { ...comment };
+        item.paint();
+        this.comments.set(comment.id, item);
+        return item;
+      };
+      this.listEl.replaceChildren(...body.comments.map(keep));
       this.listBox.replaceChildren(this.listEl);
       this.paintCount();
     } catch (error) {
