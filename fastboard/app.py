@@ -29,6 +29,7 @@ from fastboard.comments.router import router as comments_router
 from fastboard.db import CloseReadSessions, Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import RejectNulBytes
+from fastboard.history.router import router as history_router
 from fastboard.live.events import install_live
 from fastboard.live.router import router as live_router
 from fastboard.logs import configure_logging
@@ -99,6 +100,7 @@ def _include_api(app: FastAPI) -> None:
         users_router,
         boards_router,
         moderation_router,
+        history_router,
         search_router,
         live_router,
     ):

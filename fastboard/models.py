@@ -2,8 +2,9 @@
 
 from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
 from fastboard.boards.models import Board, Category
-from fastboard.comments.models import Comment
+from fastboard.comments.models import Comment, CommentVote
 from fastboard.db import Base
+from fastboard.history.models import ArticleVersion, CommentVersion
 from fastboard.moderation.models import ModerationEntry
 from fastboard.profiles.models import Follow
 from fastboard.users.models import User
@@ -12,10 +13,13 @@ __all__ = [
     "Article",
     "ArticleCount",
     "ArticleTag",
+    "ArticleVersion",
     "Base",
     "Board",
     "Category",
     "Comment",
+    "CommentVersion",
+    "CommentVote",
     "Favorite",
     "Follow",
     "ModerationEntry",

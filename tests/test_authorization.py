@@ -126,6 +126,21 @@ MATRIX: dict[tuple[str, str], Row] = {
         (401, 200, 200, 200, 200, 403, 401), body=_constant({"comment": {"body": "Me too"}})
     ),
     ("DELETE", "/api/articles/{slug}/comments/{id}"): Row((401, 403, 204, 204, 204, 403, 401)),
+    # Comments are edited by their author only; anyone signed in votes (suspended: no).
+    ("PUT", "/api/articles/{slug}/comments/{id}"): Row(
+        (401, 403, 200, 403, 403, 403, 401), body=_constant({"comment": {"body": "Edited"}})
+    ),
+    ("PUT", "/api/articles/{slug}/comments/{id}/vote"): Row(
+        (401, 200, 200, 200, 200, 403, 401), body=_constant({"vote": {"value": -1}})
+    ),
+    ("DELETE", "/api/articles/{slug}/comments/{id}/vote"): Row((401, 200, 200, 200, 200, 403, 401)),
+    # The history of what is there is public (a dead token is still refused).
+    ("GET", "/api/articles/{slug}/history"): Row((200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/articles/{slug}/history.csv"): Row((200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/articles/{slug}/comments/{id}/history"): Row((200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/api/articles/{slug}/comments/{id}/history.csv"): Row(
+        (200, 200, 200, 200, 200, 200, 401)
+    ),
     ("GET", "/api/tags"): Row(_everyone(200)),  # takes no token at all
     # Moderation: roles are the admins', the rest the moderators' and admins'.
     ("PUT", "/api/profiles/{username}/role"): Row(

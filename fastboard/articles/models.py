@@ -15,6 +15,8 @@ class Article(Base):
         Index("ix_articles_created_at_id", "created_at", "id"),
         Index("ix_articles_author_id_created_at", "author_id", "created_at"),
         Index("ix_articles_board_id_created_at_id", "board_id", "created_at", "id"),
+        # Most favorited first, ties newest first: ``order=top``.
+        Index("ix_articles_favorites_count_created_at_id", "favorites_count", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

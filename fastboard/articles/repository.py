@@ -47,6 +47,7 @@ from fastboard.articles.models import (
 from fastboard.boards.models import Board
 from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
+from fastboard.history.models import ArticleVersion
 from fastboard.prepared import Row, read_rows, write_rows
 from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
 from fastboard.users.models import User
@@ -113,6 +114,9 @@ class ArticleFilter:
     favorited_by: str | None = None
     feed_of: int | None = None
     board: str | None = None  # a board's slug
+    since: datetime | None = None  # created at or after
+    # "new": newest first; "top": most favorited first, ties newest first.
+    order: str = "new"
 
     def values(self) -> dict[str, Any]:
         """The filters in use, keyed by the name of their bound parameter."""
@@ -122,6 +126,7 @@ class ArticleFilter:
             "favorited_by": self.favorited_by,
             "feed_of": self.feed_of,
             "board": self.board,
+            "since": self.since,
         }
         return {name: value for name, value in given.items() if value is not None}
 
@@ -200,6 +205,8 @@ def _where(kinds: frozenset[str]) -> list[ColumnElement[bool]]:
         clauses.append(Article.author_id.in_(followed_by(feed_of)))
     if "board" in kinds:
         clauses.append(Article.board_id == _board_id())
+    if "since" in kinds:
+        clauses.append(Article.created_at >= bindparam("since", type_=UTCDateTime))
     return clauses
 
 
@@ -243,20 +250,23 @@ def _viewer_found() -> Select[Any]:
     return select(found.label("viewer_found"))
 
 
+ORDERS = ("new", "top")
+
+
+def _order(order: str) -> list[Any]:
+    newest = [Article.created_at.desc(), Article.id.desc()]
+    return [Article.favorites_count.desc(), *newest] if order == "top" else newest
+
+
 @cache
-def _page_statement(kinds: frozenset[str], *, with_viewer: bool) -> Select[Any]:
+def _page_statement(kinds: frozenset[str], *, with_viewer: bool, order: str) -> Select[Any]:
     # The total (and whether the viewer exists) ride along as uncorrelated scalar
     # subqueries, which the database evaluates once: a page costs one round trip.
     total = _total(kinds).correlate(None).scalar_subquery().label("total")
     page = _select_rows(with_viewer=with_viewer, with_body=False).add_columns(total)
     if with_viewer:
         page = page.add_columns(_viewer_found().scalar_subquery().label("viewer_found"))
-    return (
-        page.where(*_where(kinds))
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(_LIMIT)
-        .offset(_OFFSET)
-    )
+    return page.where(*_where(kinds)).order_by(*_order(order)).limit(_LIMIT).offset(_OFFSET)
 
 
 _total_statement = cache(_total)
@@ -301,14 +311,14 @@ async def list_page(
     offset: int,
     viewer: tuple[int, int] | None,
 ) -> Page:
-    """One page, newest first, as ``viewer`` (a token's user id and version) sees it, and
-    the total count: one statement (two past the end of the list, three with a viewer).
+    """One page in the filter's order, as ``viewer`` (a token's user id and version) sees
+    it, and the total count: one statement (two past the end of the list, three with a viewer).
     The page also says whether the viewer's account exists at that version."""
     values = filters.values()
     kinds = frozenset(values)
     params = {**values, "limit": limit, "offset": offset}
     viewing = {} if viewer is None else {"viewer_id": viewer[0], "token_version": viewer[1]}
-    statement = _page_statement(kinds, with_viewer=viewer is not None)
+    statement = _page_statement(kinds, with_viewer=viewer is not None, order=filters.order)
     rows = await read_rows(session, statement, {**params, **viewing})
     if rows:
         found = rows[0]["viewer_found"] if viewer is not None else None
@@ -363,6 +373,22 @@ async def get_by_slug(
 
 async def id_for_slug(session: AsyncSession, slug: str) -> int | None:
     return await session.scalar(select(Article.id).where(Article.slug == slug))
+
+
+async def fresh_id(session: AsyncSession) -> int | None:
+    """On SQLite, the next id past every article id there is or was (None elsewhere).
+
+    SQLite gives the largest rowid again once its row is deleted, and a deleted article's
+    history keeps its id; PostgreSQL's sequence never gives one twice. (SQLite lets one
+    writer in at a time: nobody takes the id meanwhile.)
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    used = func.max(
+        func.coalesce(select(func.max(Article.id)).scalar_subquery(), 0),
+        func.coalesce(select(func.max(ArticleVersion.article_id)).scalar_subquery(), 0),
+    )
+    return int(await session.scalar(select(used + 1)) or 1)
 
 
 async def slug_exists(session: AsyncSession, slug: str) -> bool:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -8,6 +8,7 @@ from fastboard.articles import service
 from fastboard.articles.models import Article, ArticleCount, ArticleTag, Favorite, Tag
 from fastboard.articles.repository import ArticleFilter
 from fastboard.articles.schemas import (
+    IsoInstant,
     MultipleArticlesResponse,
     NewArticleRequest,
     SingleArticleResponse,
@@ -29,6 +30,18 @@ tags_router = APIRouter(tags=["Tags"])
 
 Slug = Annotated[str, Path(description="The article's slug", max_length=255)]
 FilterName = Annotated[str | None, Query(max_length=64)]
+OrderQuery = Annotated[
+    Literal["new", "top"],
+    Query(description="`new`: newest first; `top`: most favorited first, ties newest first"),
+]
+SinceQuery = Annotated[
+    IsoInstant | None,
+    Query(
+        description="Only articles created at or after this ISO 8601 date or date-time "
+        "(without an offset: UTC)",
+        examples=["2026-11-01"],
+    ),
+]
 ReasonQuery = Annotated[
     Reason | None, Query(description="A moderator's reason, for the moderation log")
 ]
@@ -59,6 +72,8 @@ async def feed(
     tags=["Articles"],
     operation_id="GetArticles",
     summary="Get recent articles globally",
+    description="Newest first, or with `order=top` most favorited first; `since` keeps "
+    "the articles created from then on.",
     responses=error_responses(401, 422),
 )
 @cacheable(Article, ArticleCount, ArticleTag, Tag, Favorite, User)
@@ -72,8 +87,12 @@ async def list_articles(
     limit: Limit = 20,
     offset: Offset = 0,
     board: FilterName = None,
+    order: OrderQuery = "new",
+    since: SinceQuery = None,
 ) -> Response:
-    filters = ArticleFilter(tag=tag, author=author, favorited_by=favorited, board=board)
+    filters = ArticleFilter(
+        tag=tag, author=author, favorited_by=favorited, board=board, since=since, order=order
+    )
     if token is not None:
         page = await service.list_for_viewer(
             session, filters, token, shared, limit=limit, offset=offset

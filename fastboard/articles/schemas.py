@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from fastboard.boards.slugs import MAX_SLUG_LENGTH
 from fastboard.fields import MAX_TAGS, Body, Description, TagName, Timestamp, Title
@@ -26,6 +34,31 @@ BoardSlug = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SLUG_LENGTH),
     Field(description="The slug of a board that is not archived (default `general`)"),
 ]
+
+
+_ISO = "must be an ISO 8601 date, e.g. 2026-11-30 or 2026-11-30T09:00:00Z"
+
+
+def _iso_instant(value: object) -> datetime:
+    """An ISO 8601 date or date-time (``2026-11-30``, ``2026-11-30T09:00:00+09:00``) as a
+    UTC datetime; without an offset it is UTC already. Not pydantic's datetime parsing,
+    which also takes Unix timestamps."""
+    if not isinstance(value, str):
+        raise ValueError(_ISO)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(_ISO) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 lies past what datetime holds
+        raise ValueError("is out of range") from None
+
+
+# A moment given as an ISO 8601 date or date-time, in a query string (``since=``).
+IsoInstant = Annotated[datetime, BeforeValidator(_iso_instant)]
 
 
 class _In(BaseModel):

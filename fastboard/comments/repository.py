@@ -9,22 +9,29 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Integer,
+    SmallInteger,
     String,
     Table,
     Text,
     bindparam,
     delete,
+    func,
     insert,
     join,
+    literal,
+    null,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.articles.models import Article
 from fastboard.articles.repository import id_at_slug
-from fastboard.comments.models import Comment
+from fastboard.comments.models import Comment, CommentVote
 from fastboard.db import UTCDateTime
+from fastboard.history.models import CommentVersion
 from fastboard.prepared import Row, read_rows, write_rows
 from fastboard.profiles.repository import Author, author_columns
 from fastboard.users.models import User
@@ -37,6 +44,8 @@ class CommentRow:
     created_at: datetime
     updated_at: datetime
     author: Author
+    score: int = 0
+    my_vote: int | None = None  # the viewer's vote; None: none, or no viewer
 
     @classmethod
     def from_mapping(cls, row: Row) -> CommentRow:
@@ -46,39 +55,63 @@ class CommentRow:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             author=Author.from_mapping(row),
+            score=row["score"],
+            my_vote=row["my_vote"],
         )
 
 
+ORDERS = ("new", "top")
+
+
+def _my_vote(viewer_id: Any) -> Any:
+    if viewer_id is None:
+        return null().label("my_vote")
+    mine = select(CommentVote.value).where(
+        CommentVote.comment_id == Comment.id, CommentVote.user_id == viewer_id
+    )
+    return mine.scalar_subquery().label("my_vote")
+
+
+def _comment_columns(viewer_id: Any, *, with_vote: bool = True) -> list[Any]:
+    """A comment as a viewer sees it (a query joining ``User`` on its author); without
+    their vote, ``my_vote`` is NULL."""
+    return [
+        Comment.id,
+        Comment.body,
+        Comment.created_at,
+        Comment.updated_at,
+        *author_columns(Comment.author_id, viewer_id),
+        Comment.score,
+        _my_vote(viewer_id) if with_vote else null().label("my_vote"),
+    ]
+
+
 @cache
-def _for_article_statement(*, with_viewer: bool) -> Any:
+def _for_article_statement(*, with_viewer: bool, order: str) -> Any:
     viewer_id = bindparam("viewer_id", type_=BigInteger) if with_viewer else None
+    newest: list[Any] = [Comment.created_at.desc(), Comment.id.desc()]
     # From the article, comments outer-joined: an article without comments is one row of
     # NULLs, no article is no row at all, and neither needs a lookup of its own.
     commented = join(Comment, User, User.id == Comment.author_id)
     return (
-        select(
-            Comment.id,
-            Comment.body,
-            Comment.created_at,
-            Comment.updated_at,
-            *author_columns(Comment.author_id, viewer_id),
-        )
+        select(*_comment_columns(viewer_id))
         .select_from(Article)
         .outerjoin(commented, Comment.article_id == Article.id)
         .where(Article.slug == bindparam("slug", type_=String))
-        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .order_by(*([Comment.score.desc(), *newest] if order == "top" else newest))
     )
 
 
 async def for_article(
-    session: AsyncSession, slug: str, *, viewer_id: int | None
+    session: AsyncSession, slug: str, *, viewer_id: int | None, order: str = "new"
 ) -> list[CommentRow] | None:
-    """All comments of the article at ``slug`` with their authors, newest first, in one
-    statement; None when there is no such article."""
+    """All comments of the article at ``slug`` with their authors, scores and the
+    viewer's votes, newest (or highest scored) first, in one statement; None when there
+    is no such article."""
     params: dict[str, Any] = {"slug": slug}
     if viewer_id is not None:
         params["viewer_id"] = viewer_id
-    statement = _for_article_statement(with_viewer=viewer_id is not None)
+    statement = _for_article_statement(with_viewer=viewer_id is not None, order=order)
     rows = await read_rows(session, statement, params)
     if not rows:
         return None
@@ -89,8 +122,7 @@ async def get(session: AsyncSession, comment_id: int) -> Comment | None:
     return await session.get(Comment, comment_id)
 
 
-@cache
-def _add_statement() -> Any:
+def _add_insert(*, fresh_id: bool = False) -> Any:
     now = bindparam("now", type_=UTCDateTime)
     author_id, body = bindparam("author_id", type_=BigInteger), bindparam("body", type_=Text)
     columns = [
@@ -104,22 +136,210 @@ def _add_statement() -> Any:
     # level statement: given a dict of parameters, the ORM would take it for rows.)
     # A locked article is no target: None comes back, as for a missing one.
     chosen = id_at_slug().where(Article.locked_at.is_(None)).add_columns(author_id, body, now, now)
+    if fresh_id:
+        columns.insert(0, Comment.id)
+        chosen = chosen.with_only_columns(_past_history(), *chosen.selected_columns)
     comments = cast(Table, Comment.__table__)
-    return insert(comments).from_select(columns, chosen).returning(Comment.id)
+    return insert(comments).from_select(columns, chosen)
+
+
+def _past_history() -> Any:
+    """The next id past every comment id there is or was: SQLite gives the largest rowid
+    again once its row is deleted, and a deleted comment's history keeps its id."""
+    used = func.max(
+        func.coalesce(select(func.max(Comment.id)).scalar_subquery(), 0),
+        func.coalesce(select(func.max(CommentVersion.comment_id)).scalar_subquery(), 0),
+    )
+    return (used + 1).label("id")
+
+
+@cache
+def _add_statement() -> Any:
+    # SQLite only: PostgreSQL's sequence never gives an id twice (_add_with_version_statement).
+    comments = cast(Table, Comment.__table__)
+    return _add_insert(fresh_id=True).returning(comments.c.id, comments.c.article_id)
+
+
+@cache
+def _add_with_version_statement() -> Any:
+    """The comment and its version 1 in one statement: PostgreSQL runs DML in a WITH."""
+    comments = cast(Table, Comment.__table__)
+    versions = cast(Table, CommentVersion.__table__)
+    returned = (comments.c.id, comments.c.article_id, comments.c.author_id, comments.c.body)
+    added = _add_insert().returning(*returned).cte("added")
+    first = select(
+        added.c.id,
+        added.c.article_id,
+        literal(1, Integer),
+        added.c.body,
+        added.c.author_id,
+        bindparam("now", type_=UTCDateTime),
+    )
+    columns = ["comment_id", "article_id", "number", "body", "editor_id", "created_at"]
+    return (
+        insert(versions)
+        .from_select(columns, first)
+        .returning(versions.c.comment_id.label("id"), versions.c.article_id)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    id: int
+    article_id: int
+    versioned: bool  # whether its version 1 is recorded already
 
 
 async def add(
     session: AsyncSession, slug: str, *, author_id: int, body: str, now: datetime
-) -> int | None:
-    """Comment on the article at ``slug``; the new comment's id, None without such article."""
+) -> Added | None:
+    """Comment on the article at ``slug``; None without such (unlocked) article. On
+    PostgreSQL the same statement records the comment's version 1."""
     params = {"article_slug": slug, "author_id": author_id, "body": body, "now": now}
-    added = await write_rows(session, _add_statement(), params, writes=(Comment,))
-    return int(added[0]["id"]) if added else None
+    with_version = session.get_bind().dialect.name == "postgresql"
+    statement = _add_with_version_statement() if with_version else _add_statement()
+    added = await write_rows(session, statement, params, writes=(Comment, CommentVersion))
+    if not added:
+        return None
+    return Added(int(added[0]["id"]), int(added[0]["article_id"]), with_version)
 
 
 async def article_is_locked(session: AsyncSession, slug: str) -> bool:
     query = select(Article.locked_at.is_not(None)).where(Article.slug == slug)
     return bool(await session.scalar(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """A comment locked for a change, as the one changing it sees it."""
+
+    comment: CommentRow
+    article_id: int
+    article_locked: bool
+
+
+@cache
+def _lock_statement() -> Any:
+    viewer_id = bindparam("viewer_id", type_=BigInteger)
+    # Without the viewer's vote: read after the lock, it cannot predate a vote committed
+    # while this statement waited.
+    return (
+        select(
+            *_comment_columns(viewer_id, with_vote=False),
+            Comment.article_id,
+            Article.locked_at.is_not(None).label("article_locked"),
+        )
+        .join(User, User.id == Comment.author_id)
+        .join(Article, Article.id == Comment.article_id)
+        .where(
+            Comment.id == bindparam("comment_id", type_=BigInteger),
+            Article.slug == bindparam("slug", type_=String),
+        )
+        # Changes to one comment (edits, votes and so its score) follow one another.
+        .with_for_update(of=Comment)
+    )
+
+
+async def lock(
+    session: AsyncSession, slug: str, comment_id: int, *, viewer_id: int
+) -> Locked | None:
+    """The comment ``comment_id`` of the article at ``slug``, its row locked until the
+    transaction ends; None when there is no such comment there."""
+    params = {"slug": slug, "comment_id": comment_id, "viewer_id": viewer_id}
+    found = await read_rows(session, _lock_statement(), params)
+    if not found:
+        return None
+    row = found[0]
+    return Locked(CommentRow.from_mapping(row), row["article_id"], row["article_locked"])
+
+
+_EDIT = (
+    update(cast(Table, Comment.__table__))
+    .where(Comment.id == bindparam("comment_id", type_=BigInteger))
+    .values(body=bindparam("body", type_=Text), updated_at=bindparam("now", type_=UTCDateTime))
+)
+
+
+async def edit(session: AsyncSession, comment_id: int, *, body: str, now: datetime) -> None:
+    params = {"comment_id": comment_id, "body": body, "now": now}
+    await write_rows(session, _EDIT, params, writes=(Comment,))
+
+
+_VOTE_OF = select(CommentVote.value).where(
+    CommentVote.comment_id == bindparam("comment_id", type_=BigInteger),
+    CommentVote.user_id == bindparam("user_id", type_=BigInteger),
+)
+
+
+async def vote_of(session: AsyncSession, comment_id: int, user_id: int) -> int | None:
+    """The user's vote on the comment (the caller holds the comment's lock)."""
+    found = await read_rows(session, _VOTE_OF, {"comment_id": comment_id, "user_id": user_id})
+    return int(found[0]["value"]) if found else None
+
+
+@cache
+def _set_vote_statement(dialect: str) -> Any:
+    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    votes = cast(Table, CommentVote.__table__)
+    statement = insert_into(votes).values(
+        comment_id=bindparam("comment_id", type_=BigInteger),
+        user_id=bindparam("user_id", type_=BigInteger),
+        value=bindparam("value", type_=SmallInteger),
+        created_at=bindparam("now", type_=UTCDateTime),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[votes.c.comment_id, votes.c.user_id],
+        set_={"value": statement.excluded.value, "created_at": statement.excluded.created_at},
+    )
+
+
+_UNVOTE = delete(cast(Table, CommentVote.__table__)).where(
+    CommentVote.comment_id == bindparam("comment_id", type_=BigInteger),
+    CommentVote.user_id == bindparam("user_id", type_=BigInteger),
+)
+
+_BUMP_SCORE = (
+    update(cast(Table, Comment.__table__))
+    .where(Comment.id == bindparam("comment_id", type_=BigInteger))
+    .values(score=Comment.score + bindparam("delta", type_=Integer))
+    .returning(Comment.score)
+)
+
+
+async def set_vote(
+    session: AsyncSession, comment_id: int, user_id: int, value: int | None, now: datetime
+) -> None:
+    """Make the user's vote ``value`` (None: no vote); the caller holds the comment's lock
+    and moves its score."""
+    params: dict[str, Any] = {"comment_id": comment_id, "user_id": user_id}
+    if value is None:
+        await write_rows(session, _UNVOTE, params, writes=(CommentVote,))
+        return
+    dialect = session.get_bind().dialect.name
+    params |= {"value": value, "now": now}
+    await write_rows(session, _set_vote_statement(dialect), params, writes=(CommentVote,))
+
+
+async def bump_score(session: AsyncSession, comment_id: int, delta: int) -> int:
+    """Move the comment's score by ``delta`` (relative: never a lost update); the new one."""
+    params = {"comment_id": comment_id, "delta": delta}
+    moved = await write_rows(session, _BUMP_SCORE, params, writes=(Comment,))
+    return int(moved[0]["score"])
+
+
+async def drop_votes_of(session: AsyncSession, user_id: int) -> None:
+    """Remove every vote of ``user_id``, the voted comments' scores with them."""
+    mine = select(CommentVote.value).where(
+        CommentVote.comment_id == Comment.id, CommentVote.user_id == user_id
+    )
+    voted = select(CommentVote.comment_id).where(CommentVote.user_id == user_id)
+    await session.execute(
+        update(Comment)
+        .where(Comment.id.in_(voted))
+        .values(score=Comment.score - mine.scalar_subquery())
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(CommentVote).where(CommentVote.user_id == user_id))
 
 
 async def remove(session: AsyncSession, comment_id: int) -> None:

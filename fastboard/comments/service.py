@@ -1,4 +1,4 @@
-"""Comment rules: who may comment, who may delete. No FastAPI here."""
+"""Comment rules: who may comment, edit, vote and delete. No FastAPI here."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from fastboard import cache
 from fastboard.articles import service as articles
 from fastboard.comments import repository
 from fastboard.comments.cache_keys import comments_on
-from fastboard.comments.models import Comment
-from fastboard.comments.repository import CommentRow
+from fastboard.comments.models import Comment, CommentVote
+from fastboard.comments.repository import CommentRow, Locked
 from fastboard.db import changed, utcnow
 from fastboard.errors import Forbidden, NotFound
 from fastboard.fields import iso_millis
+from fastboard.history import service as history
+from fastboard.history.models import CommentVersion
 from fastboard.live import events as live
 from fastboard.moderation import service as moderation
 from fastboard.moderation.models import Action, Target
@@ -25,6 +27,7 @@ from fastboard.users.models import User
 
 # Shaped as the wire model ``Comment`` (comments.schemas), keys in its order.
 CommentJSON = dict[str, Any]
+LOCKED = "this article is locked: it takes no new comments"
 
 
 def _comment_json(row: CommentRow) -> CommentJSON:
@@ -34,11 +37,16 @@ def _comment_json(row: CommentRow) -> CommentJSON:
         "updatedAt": iso_millis(row.updated_at),
         "body": row.body,
         "author": profile_json(row.author, following=row.author.following),
+        "score": row.score,
+        "myVote": row.my_vote,
     }
 
 
-async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> list[CommentJSON]:
-    rows = await repository.for_article(session, slug, viewer_id=viewer.id if viewer else None)
+async def list_for(
+    session: AsyncSession, slug: str, viewer: User | None, *, order: str = "new"
+) -> list[CommentJSON]:
+    viewer_id = viewer.id if viewer else None
+    rows = await repository.for_article(session, slug, viewer_id=viewer_id, order=order)
     if rows is None:
         raise NotFound("article not found", field="article")
     cache.depends_on(comments_on(slug), *(user_keys.user(row.author.id) for row in rows))
@@ -47,21 +55,77 @@ async def list_for(session: AsyncSession, slug: str, viewer: User | None) -> lis
 
 async def add(session: AsyncSession, slug: str, body: str, author: User) -> CommentJSON:
     now = utcnow()
-    comment_id = await repository.add(session, slug, author_id=author.id, body=body, now=now)
-    if comment_id is None:
+    added = await repository.add(session, slug, author_id=author.id, body=body, now=now)
+    if added is None:
         # Only an unlocked article takes the comment: find out which it was.
         if await repository.article_is_locked(session, slug):
-            raise Forbidden("this article is locked: it takes no new comments", field="article")
+            raise Forbidden(LOCKED, field="article")
         raise NotFound("article not found", field="article")
-    changed(session, Comment, keys=[comments_on(slug)])
+    if not added.versioned:
+        await history.record_comment(
+            session, added.id, added.article_id, body, editor_id=author.id, now=now
+        )
+    # The history is never cached: its rows change no key.
+    changed(session, Comment, CommentVersion, keys=[comments_on(slug)])
     row = CommentRow(
-        id=comment_id,
+        id=added.id,
         body=body,
         created_at=now,
         updated_at=now,
         author=Author.of(author, following=False),  # nobody follows themselves
     )
     return await live.comment_added(session, slug, _comment_json(row), author.id)
+
+
+async def _locked(session: AsyncSession, slug: str, comment_id: int, user: User) -> Locked:
+    """The comment, locked for a change by ``user``; raises NotFound."""
+    found = await repository.lock(session, slug, comment_id, viewer_id=user.id)
+    if found is None:
+        await articles.article_id(session, slug)  # 404 naming the article when it is gone
+        raise NotFound("comment not found", field="comment")
+    return found
+
+
+async def edit(
+    session: AsyncSession, slug: str, comment_id: int, body: str, user: User
+) -> CommentJSON:
+    """The author edits their comment; the version it replaces stays in its history."""
+    locked = await _locked(session, slug, comment_id, user)
+    comment = locked.comment
+    if comment.author.id != user.id:
+        raise Forbidden("only the author may edit this comment", field="comment")
+    if locked.article_locked:
+        raise Forbidden("this article is locked: its comments cannot be edited", field="article")
+    comment.my_vote = await repository.vote_of(session, comment.id, user.id)
+    if body == comment.body:
+        return _comment_json(comment)  # nothing changes, nothing to record
+    now = utcnow()
+    await repository.edit(session, comment.id, body=body, now=now)
+    await history.record_comment(
+        session, comment.id, locked.article_id, body, editor_id=user.id, now=now
+    )
+    changed(session, Comment, CommentVersion, keys=[comments_on(slug)])
+    comment.body, comment.updated_at = body, now
+    return live.comment_updated(session, slug, _comment_json(comment))
+
+
+async def vote(
+    session: AsyncSession, slug: str, comment_id: int, user: User, value: int | None
+) -> CommentJSON:
+    """Make ``user``'s vote on the comment ``value`` (1 or -1; None takes it back). The
+    comment's row is locked first, so votes on one comment follow one another and its
+    score stays the sum of its votes."""
+    locked = await _locked(session, slug, comment_id, user)
+    comment = locked.comment
+    before = await repository.vote_of(session, comment.id, user.id)
+    if value != before:
+        await repository.set_vote(session, comment.id, user.id, value, utcnow())
+        comment.score = await repository.bump_score(
+            session, comment.id, (value or 0) - (before or 0)
+        )
+        changed(session, Comment, CommentVote, keys=[comments_on(slug)])
+    comment.my_vote = value
+    return _comment_json(comment)
 
 
 async def delete(

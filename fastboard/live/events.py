@@ -142,6 +142,15 @@ async def comment_added(
     return comment
 
 
+def comment_updated(session: AsyncSession, slug: str, comment: dict[str, Any]) -> dict[str, Any]:
+    """``comment.updated`` on the article's topic, the comment as an anonymous reader
+    sees it. Returns ``comment``, for the service to answer."""
+    author = {**comment["author"], "following": False}
+    data = {**comment, "author": author, "myVote": None, "article": slug}
+    publish(session, f"article:{slug}", "comment.updated", data)
+    return comment
+
+
 # A thread with more commenters notifies the most recent ones only: a comment's cost
 # stays bounded.
 MAX_REPLY_NOTIFICATIONS = 100

@@ -18,6 +18,7 @@ from fastboard.articles import repository as articles
 from fastboard.comments import repository as comments
 from fastboard.db import release_connection
 from fastboard.errors import Invalid
+from fastboard.history import repository as history
 from fastboard.live import events as live
 from fastboard.live.protocol import Close
 from fastboard.moderation import repository as moderation
@@ -68,6 +69,8 @@ async def delete_account(
     await articles.drop_favorites_of(session, user.id)
     await articles.reassign_articles(session, user.id, placeholder)
     await comments.reassign_comments(session, user.id, placeholder)
+    await comments.drop_votes_of(session, user.id)
+    await history.reassign_editor(session, user.id, placeholder)
     await repository.remove(session, user.id)
     live.account_closed(session, user.id, Close.UNAUTHORIZED, "account deleted")
     session.expunge(user)

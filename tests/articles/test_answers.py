@@ -23,7 +23,7 @@ from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
 from fastboard.articles.schemas import MultipleArticlesResponse, SingleArticleResponse, TagsResponse
 from fastboard.boards.models import Board, Category
 from fastboard.boards.schemas import CategoriesResponse, SingleBoardResponse
-from fastboard.comments.models import Comment
+from fastboard.comments.models import Comment, CommentVote
 from fastboard.comments.schemas import MultipleCommentsResponse, SingleCommentResponse
 from fastboard.profiles.models import Follow
 from fastboard.profiles.schemas import ProfileResponse
@@ -49,6 +49,7 @@ class Tables:
     favorites: set[tuple[int, int]] = field(default_factory=set)  # (user, article)
     follows: set[tuple[int, int]] = field(default_factory=set)  # (follower, followee)
     comments: list[Comment] = field(default_factory=list)
+    votes: dict[tuple[int, int], int] = field(default_factory=dict)  # (user, comment): value
     popular_tags: list[str] = field(default_factory=list)
     boards: dict[int, Board] = field(default_factory=dict)
     categories: list[Category] = field(default_factory=list)
@@ -73,6 +74,10 @@ async def _load(app: FastAPI) -> Tables:
         follows = await session.execute(select(Follow.follower_id, Follow.followee_id))
         tables.follows = {(follower, followee) for follower, followee in follows}
         tables.comments = list(await session.scalars(select(Comment)))
+        votes = await session.execute(
+            select(CommentVote.user_id, CommentVote.comment_id, CommentVote.value)
+        )
+        tables.votes = {(user_id, comment_id): value for user_id, comment_id, value in votes}
         tables.boards = {board.id: board for board in await session.scalars(select(Board))}
         tables.categories = list(await session.scalars(select(Category)))
         # The aggregate /api/tags answered before tag counts were kept on write.
@@ -127,8 +132,15 @@ def _newest_first(rows: list[Any]) -> list[Any]:
     return sorted(rows, key=lambda row: (row.created_at, row.id), reverse=True)
 
 
+def _favorites_count(tables: Tables, article: Article) -> int:
+    return sum(1 for _, liked in tables.favorites if liked == article.id)
+
+
 def _list(tables: Tables, params: dict[str, Any], viewer: User | None) -> dict[str, Any]:
     chosen = tables.articles
+    if "since" in params:
+        since = datetime.fromisoformat(params["since"])
+        chosen = [a for a in chosen if a.created_at >= since]
     if "tag" in params:
         chosen = [a for a in chosen if params["tag"] in tables.tags[a.id]]
     if "author" in params:
@@ -143,7 +155,11 @@ def _list(tables: Tables, params: dict[str, Any], viewer: User | None) -> dict[s
         assert viewer is not None
         chosen = [a for a in chosen if (viewer.id, a.author_id) in tables.follows]
     offset = params.get("offset", 0)
-    page = _newest_first(chosen)[offset : offset + params.get("limit", 20)]
+    ordered = _newest_first(chosen)
+    if params.get("order") == "top":
+        # Stable: ties stay newest first.
+        ordered.sort(key=lambda article: _favorites_count(tables, article), reverse=True)
+    page = ordered[offset : offset + params.get("limit", 20)]
     return {
         "articles": [_article(tables, article, viewer, body=False) for article in page],
         "articlesCount": len(chosen),
@@ -180,8 +196,18 @@ def _tree(tables: Tables) -> dict[str, Any]:
     }
 
 
-def _comments(tables: Tables, article: Article, viewer: User | None) -> dict[str, Any]:
-    comments = [comment for comment in tables.comments if comment.article_id == article.id]
+def _score(tables: Tables, comment: Comment) -> int:
+    return sum(value for (_, voted), value in tables.votes.items() if voted == comment.id)
+
+
+def _comments(
+    tables: Tables, article: Article, viewer: User | None, order: str = "new"
+) -> dict[str, Any]:
+    comments = _newest_first(
+        [comment for comment in tables.comments if comment.article_id == article.id]
+    )
+    if order == "top":
+        comments.sort(key=lambda comment: _score(tables, comment), reverse=True)
     return {
         "comments": [
             {
@@ -190,8 +216,11 @@ def _comments(tables: Tables, article: Article, viewer: User | None) -> dict[str
                 "updatedAt": _timestamp(comment.updated_at),
                 "body": comment.body,
                 "author": _profile(tables, tables.users[comment.author_id], viewer),
+                # Counted here, not read from the stored score.
+                "score": _score(tables, comment),
+                "myVote": tables.votes.get((viewer.id, comment.id)) if viewer else None,
             }
-            for comment in _newest_first(comments)
+            for comment in comments
         ]
     }
 
@@ -237,6 +266,7 @@ async def tokens(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
                     f"/api/articles/{slug}/comments", json=comment, headers=auth(tokens[name])
                 )
                 assert response.status_code == 200, response.text
+    await _votes(client, tokens, slugs)
     for follower, followee in (("ann", "ben"), ("ann", "cat"), ("ben", "ann"), ("dan", "cat")):
         await follow(client, tokens[follower], followee)
     # Tags replaced (one kept, one dropped, one added), cleared, and an article deleted.
@@ -260,6 +290,34 @@ async def tokens(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
         response = await client.request(method, f"/api/articles/{slug}/lock", headers=auth(root))
         assert response.status_code == 200, response.text
     return tokens
+
+
+async def _votes(client: httpx.AsyncClient, tokens: dict[str, str], slugs: list[str]) -> None:
+    """Votes up and down on every comment, some changed and some taken back, and comment
+    edits: scores that differ, and orders by score that differ from newest first."""
+    for index, slug in enumerate(slugs):
+        if index % 3 != 0:
+            continue
+        response = await client.get(f"/api/articles/{slug}/comments")
+        comments = response.json()["comments"]
+        for position, comment in enumerate(comments):
+            path = f"/api/articles/{slug}/comments/{comment['id']}"
+            for turn, name in enumerate(NAMES):
+                value = -1 if (index + position + turn) % 4 < 2 + position % 2 else 1
+                vote = {"vote": {"value": value}}
+                response = await client.put(f"{path}/vote", json=vote, headers=auth(tokens[name]))
+                assert response.status_code == 200, response.text
+            # ann changes her mind, dan takes his vote back.
+            flipped = {"vote": {"value": 1 if (index + position) % 2 else -1}}
+            response = await client.put(f"{path}/vote", json=flipped, headers=auth(tokens["ann"]))
+            assert response.status_code == 200, response.text
+            if position == 0:
+                response = await client.delete(f"{path}/vote", headers=auth(tokens["dan"]))
+                assert response.status_code == 200, response.text
+                edited = {"comment": {"body": f"{comment['body']}, edited"}}
+                author = comment["author"]["username"]
+                response = await client.put(path, json=edited, headers=auth(tokens[author]))
+                assert response.status_code == 200, response.text
 
 
 async def _get(
@@ -293,6 +351,11 @@ LIST_QUERIES: list[dict[str, Any]] = [
     {"board": "cooking", "tag": "alpha"},
     {"board": "general", "author": "ann", "limit": 2},
     {"board": "chess", "favorited": "ann"},
+    {"order": "top"},
+    {"order": "top", "limit": 3, "offset": 2},
+    {"order": "top", "tag": "alpha"},
+    {"order": "top", "board": "general", "author": "ann"},
+    {"order": "new", "favorited": "ben"},
 ]
 
 
@@ -307,7 +370,14 @@ async def test_every_fast_read_answers_what_the_orm_says(
     viewer = tables.user_named(viewer_name) if viewer_name else None
     token = tokens[viewer_name] if viewer_name else None
 
-    for params in LIST_QUERIES:
+    # Windows that cut the list: from the fifth newest article on, and from the newest.
+    newest = _newest_first(tables.articles)
+    windows = [
+        {"since": newest[4].created_at.isoformat()},
+        {"since": newest[0].created_at.isoformat(), "order": "top"},
+        {"since": newest[8].created_at.isoformat(), "order": "top", "tag": "beta", "limit": 2},
+    ]
+    for params in LIST_QUERIES + windows:
         answer = await _get(client, "/api/articles", MultipleArticlesResponse, token, params)
         assert answer == _list(tables, params, viewer), params
     if token is not None:
@@ -320,8 +390,11 @@ async def test_every_fast_read_answers_what_the_orm_says(
         path = f"/api/articles/{article.slug}"
         answer = await _get(client, path, SingleArticleResponse, token)
         assert answer == {"article": _article(tables, article, viewer, body=True)}
-        answer = await _get(client, f"{path}/comments", MultipleCommentsResponse, token)
-        assert answer == _comments(tables, article, viewer)
+        for order in ("new", "top"):
+            answer = await _get(
+                client, f"{path}/comments", MultipleCommentsResponse, token, {"order": order}
+            )
+            assert answer == _comments(tables, article, viewer, order)
     for user in tables.users.values():
         answer = await _get(client, f"/api/profiles/{user.username}", ProfileResponse, token)
         assert answer == {"profile": _profile(tables, user, viewer)}
@@ -337,7 +410,13 @@ async def test_every_fast_read_answers_what_the_orm_says(
     # The board is not trivial: these answers have something to disagree on.
     assert len(tables.articles) == ARTICLES - 1
     assert len(tables.popular_tags) == len(TAGS)
-    assert all((tables.follows, tables.comments, tables.favorites))
+    assert all((tables.follows, tables.comments, tables.favorites, tables.votes))
+    scores = [_score(tables, comment) for comment in tables.comments]
+    assert min(scores) < 0 < max(scores)
+    assert any(
+        _comments(tables, article, None, "top") != _comments(tables, article, None)
+        for article in tables.articles
+    )
     assert len({article.board_id for article in tables.articles}) == len(BOARDS) - 1
     assert any(board.archived for board in tables.boards.values())
 

@@ -84,6 +84,15 @@ async def run_counted(
         pytest.param("/api/articles", {"board": "general"}, 24, id="board"),
         pytest.param("/api/articles", {"board": "general", "tag": "tag1"}, 6, id="board-tag"),
         pytest.param("/api/articles", {"board": "general", "author": "ben"}, 8, id="board-author"),
+        pytest.param("/api/articles", {"order": "top"}, 24, id="top"),
+        pytest.param("/api/articles", {"since": "2000-01-01"}, 24, id="since"),
+        pytest.param(
+            "/api/articles",
+            {"order": "top", "tag": "common", "since": "2000-01-01T09:00:00+09:00"},
+            24,
+            id="top-tag-since",
+        ),
+        pytest.param("/api/articles", {"order": "top", "board": "general"}, 24, id="top-board"),
     ],
 )
 async def test_a_list_page_costs_the_same_statements_whatever_its_size(

@@ -12,7 +12,7 @@ from tests.conftest import auth, create_article, register
 
 pytestmark = pytest.mark.anyio
 
-COMMENT_KEYS = {"id", "createdAt", "updatedAt", "body", "author"}
+COMMENT_KEYS = {"id", "createdAt", "updatedAt", "body", "author", "score", "myVote"}
 
 
 @pytest.fixture
