@@ -29,6 +29,7 @@ from fastboard.comments.router import router as comments_router
 from fastboard.db import CloseReadSessions, Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import RejectNulBytes
+from fastboard.headers import SecurityHeaders
 from fastboard.history.router import router as history_router
 from fastboard.live.events import install_live
 from fastboard.live.router import router as live_router
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RejectNulBytes)
+    app.add_middleware(SecurityHeaders)
     # Last added is outermost: the request id is set for everything inside it.
     app.add_middleware(RequestContext)
     return app
