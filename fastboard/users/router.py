@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from fastboard.auth import CurrentUser, SettingsDep
+from fastboard.auth import CurrentUser, SettingsDep, TokenOwner
 from fastboard.db import Database, SessionDep
 from fastboard.openapi import error_responses
 from fastboard.users import account, export, service
@@ -128,6 +128,21 @@ async def change_password(
         session, user, change.currentPassword, change.newPassword, settings
     )
     return UserResponse(user=changed)
+
+
+@router.post(
+    "/user/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    operation_id="LogoutEverywhere",
+    summary="Sign out everywhere",
+    description="Every token of the account, the one sent included, is refused from then on "
+    "(401) by every worker, and the live connections they opened are closed. Allowed while "
+    "suspended: securing an account is never refused. Sign in again for a new token.",
+    responses=error_responses(401),
+)
+async def logout_all(user: TokenOwner, session: SessionDep) -> None:
+    await account.logout_everywhere(session, user)
 
 
 @router.delete(
