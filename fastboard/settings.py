@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     live_backlog: int = Field(default=10_000, ge=10)
     # Counts (favorites) go out at most once per this many seconds per article and worker.
     live_coalesce_seconds: float = Field(default=1.0, gt=0)
+    # Throttling of the requests that check a password (fastboard/throttle.py), shared by
+    # every worker through Redis when redis_url is set. Per client address: attempts per
+    # period. Per account: failed attempts per period, then one more per period/limit.
+    throttle: bool = True
+    throttle_address_limit: int = Field(default=20, ge=1)
+    throttle_address_period_seconds: int = Field(default=60, ge=1)
+    throttle_account_limit: int = Field(default=10, ge=1)
+    throttle_account_period_seconds: int = Field(default=900, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
     cors_origins: list[str] = []

@@ -35,6 +35,10 @@ from fastboard.users.service import signed_in
 WRONG_PASSWORD = "is not your current password"  # noqa: S105 - a message
 
 
+class WrongPassword(Invalid):
+    """The current password given to confirm a change is not the account's."""
+
+
 async def _check_password(
     session: AsyncSession, user: User, password: str, settings: Settings, *, field: str
 ) -> None:
@@ -42,7 +46,7 @@ async def _check_password(
     await release_connection(session)
     valid, _ = await security.verify_and_update(password, user.password_hash, settings)
     if not valid:
-        raise Invalid(WRONG_PASSWORD, field=field)
+        raise WrongPassword(WRONG_PASSWORD, field=field)
 
 
 async def change_password(
