@@ -75,15 +75,25 @@ async def verify_and_update(
     return await _hashing(settings, lambda: _hasher.verify_and_update(password, password_hash))
 
 
-@cache
-def _dummy_hash(hasher: PasswordHash) -> str:
-    return hasher.hash("fastboard-timing-equaliser")
+# The throwaway hash an unknown email is verified against, with the hasher that made it.
+_dummy: tuple[PasswordHash, str] | None = None
+
+
+def _burn(password: str) -> None:
+    global _dummy  # one per process, made on first use (two racing make two: harmless)
+    hasher = _hasher
+    if _dummy is None or _dummy[0] is not hasher:
+        # Making it is one Argon2 run, as a verification is: the first unknown email
+        # costs what every other one does, not twice as much.
+        _dummy = (hasher, hasher.hash("fastboard-timing-equaliser"))
+        return
+    hasher.verify(password, _dummy[1])
 
 
 async def burn_verify(password: str, settings: Settings) -> None:
-    """Verify against a throwaway hash: an unknown email then costs the same time as a
-    wrong password, so response timing does not reveal which emails are registered."""
-    await _hashing(settings, lambda: _hasher.verify(password, _dummy_hash(_hasher)))
+    """One Argon2 run against a throwaway hash: an unknown email then costs the same time
+    as a wrong password, so response timing does not reveal which emails are registered."""
+    await _hashing(settings, lambda: _burn(password))
 
 
 def create_token(
