@@ -274,11 +274,10 @@ async def _own_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.Asy
 
 
 @pytest.mark.own_app
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)  # memory is one process's
 async def test_workers_share_the_budgets_through_redis(
-    settings: Settings, client: httpx.AsyncClient, backend: str
+    settings: Settings, client: httpx.AsyncClient
 ) -> None:
-    if backend != "redis":
-        pytest.skip("one process's memory is no one else's")
     # One address for everything here: only the account's budget is under test.
     settings = settings.model_copy(update={"throttle_address_limit": 100})
     async with _own_app(settings) as (_, worker_one), _own_app(settings) as (_, worker_two):
