@@ -189,7 +189,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RejectNulBytes)
-    app.add_middleware(SecurityHeaders)
     # Last added is outermost: the request id is set for everything inside it.
     app.add_middleware(RequestContext)
+    # Outside it: the 500 RequestContext renders for a bug gets the headers too.
+    app.add_middleware(SecurityHeaders)
     return app

@@ -81,6 +81,31 @@ async def test_every_api_answer_carries_the_security_headers(app_client: AppClie
         assert "strict-transport-security" not in headers
 
 
+async def test_the_answer_to_a_bug_carries_them_too(tmp_path: Path) -> None:
+    app = create_app(
+        Settings(
+            env="production",
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/unused.db",
+            var_dir=tmp_path,
+            secret_key=SECRET,
+        )
+    )
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        answer = await http.get("/boom")
+    await app.state.database.dispose()
+    assert answer.status_code == 500
+    assert answer.json() == {"errors": {"body": ["internal server error"]}}
+    assert answer.headers.get_list("content-security-policy") == [API_CSP]
+    assert answer.headers.get_list("x-content-type-options") == ["nosniff"]
+    assert answer.headers.get_list("x-frame-options") == ["DENY"]
+
+
 async def test_pages_keep_their_own_policy(app_client: AppClient) -> None:
     async with app_client() as http:
         page = await http.get("/settings")
