@@ -197,6 +197,10 @@ class Throttle:
         if mode != "peek":
             if len(self._memory) >= _MEMORY_SWEEP_AT:
                 self._memory = {k: v for k, v in self._memory.items() if v > now}
+                if len(self._memory) >= _MEMORY_SWEEP_AT // 2:
+                    # A flood of live keys: start afresh rather than sweep on every
+                    # request (a moment without limits beats a worker busy sweeping).
+                    self._memory.clear()
             self._memory[key] = tat + rule.interval()
         return 0
 

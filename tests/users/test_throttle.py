@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from fastboard import throttle
 from fastboard.app import create_app
 from fastboard.settings import Settings
 from fastboard.throttle import account_key, address_key
@@ -333,3 +334,18 @@ def test_account_keys_follow_the_login_and_hide_the_email() -> None:
     assert account_key("Alice@Example.com ") == account_key("alice@example.com")
     assert "alice" not in account_key("alice@example.com")
     assert account_key("alice@example.com") != account_key("bob@example.com")
+
+
+def test_the_in_process_buckets_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch, session_settings: Settings
+) -> None:
+    """A flood of new addresses cannot grow a worker's memory (or its sweeping) without end."""
+    monkeypatch.setattr(throttle, "_MEMORY_SWEEP_AT", 100)
+    memory = throttle.Throttle(
+        session_settings.model_copy(update={"throttle": True, "redis_url": None}),
+        lambda: pytest.fail("no Redis without a URL"),
+    )
+    rule = throttle.Rule(limit=5, period_ms=60_000)
+    for n in range(1000):
+        assert memory._apply_in_memory(f"addr:{n}", rule, "hit") == 0
+        assert len(memory._memory) <= 100
