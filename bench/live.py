@@ -474,6 +474,7 @@ def main() -> int:
         log_level="WARNING",
         migrate_on_start="false",
         max_requests="0",
+        throttle="false",  # a thousand clients sign up from this one address
     )
     workdir = Path(tempfile.mkdtemp(prefix="fastboard-bench-live-"))
     env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")

@@ -75,6 +75,7 @@ def own_stack(args: argparse.Namespace, workdir: Path) -> Iterator[str]:
         secret_key=SECRET,
         migrate_on_start="false",
         log_level="WARNING",
+        throttle="false",  # its users sign up from this one address
         **(cache if args.redis_url else {}),
     )
     running = stack.start_stack(

@@ -118,6 +118,7 @@ def photograph(url: str, slugs: dict[str, str]) -> list[Path]:
             ("article", 1280, f"/article/{slugs['article']}", "ada"),
             ("editor", 1280, "/editor", "ada"),
             ("moderation", 1280, "/moderation", "grace"),
+            ("search", 1280, "/search?q=%EC%84%9C%EB%B2%84", None),
             ("article-phone", 360, f"/article/{slugs['article']}", None),
         ):
             context = browser.new_context(

@@ -29,6 +29,7 @@ from fastboard.comments.router import router as comments_router
 from fastboard.db import CloseReadSessions, Database
 from fastboard.errors import install_error_handlers
 from fastboard.guards import InputLimits, RejectNulBytes
+from fastboard.headers import SecurityHeaders
 from fastboard.history.router import router as history_router
 from fastboard.live.events import install_live
 from fastboard.live.router import router as live_router
@@ -193,4 +194,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InputLimits, max_body_bytes=settings.max_body_bytes)
     # Last added is outermost: the request id is set for everything inside it.
     app.add_middleware(RequestContext)
+    # Outside it: the 500 RequestContext renders for a bug gets the headers too.
+    app.add_middleware(SecurityHeaders)
     return app

@@ -121,7 +121,8 @@ async def required_token_claims(
 
 def _admit(user: User | None, claims: VerifiedToken, method: str) -> User:
     """The token's account, if the token still speaks for it and it may do ``method``."""
-    # A password change or deletion raised the version: older tokens are spent.
+    # A password change, logout everywhere or deletion raised the version: older tokens
+    # are spent.
     if user is None or user.token_version != claims.version:
         raise Unauthorized(INVALID_TOKEN, field="token")
     if method not in SAFE_METHODS and user.suspended_until is not None:
@@ -173,6 +174,15 @@ CurrentUser = Annotated[User, Depends(current_user)]
 # that the account exists at the token's version (articles.repository.viewer_flags does).
 TokenClaims = Annotated[VerifiedToken | None, Depends(token_claims)]
 RequiredTokenClaims = Annotated[VerifiedToken, Depends(required_token_claims)]
+
+
+async def token_owner(session: SessionDep, claims: RequiredTokenClaims) -> User:
+    """The account a valid token speaks for, suspended or not: for what a suspended user
+    may still do to protect the account (signing out everywhere)."""
+    return _admit(await _user(session, claims.user_id, "GET"), claims, "GET")
+
+
+TokenOwner = Annotated[User, Depends(token_owner)]
 
 
 async def moderator(user: CurrentUser) -> User:

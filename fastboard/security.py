@@ -1,10 +1,11 @@
-"""Password hashing (Argon2id via pwdlib) and JWT tokens (PyJWT, HS256)."""
+"""Password hashing (Argon2id via pwdlib) and JWT tokens (PyJWT, HS256, with a ``kid``)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -16,7 +17,7 @@ import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from fastboard.settings import Settings
+from fastboard.settings import Settings, VerificationKey, key_id
 
 T = TypeVar("T")
 
@@ -74,22 +75,33 @@ async def verify_and_update(
     return await _hashing(settings, lambda: _hasher.verify_and_update(password, password_hash))
 
 
-@cache
-def _dummy_hash(hasher: PasswordHash) -> str:
-    return hasher.hash("fastboard-timing-equaliser")
+# The throwaway hash an unknown email is verified against, with the hasher that made it.
+_dummy: tuple[PasswordHash, str] | None = None
+
+
+def _burn(password: str) -> None:
+    global _dummy  # one per process, made on first use (two racing make two: harmless)
+    hasher = _hasher
+    if _dummy is None or _dummy[0] is not hasher:
+        # Making it is one Argon2 run, as a verification is: the first unknown email
+        # costs what every other one does, not twice as much.
+        _dummy = (hasher, hasher.hash("fastboard-timing-equaliser"))
+        return
+    hasher.verify(password, _dummy[1])
 
 
 async def burn_verify(password: str, settings: Settings) -> None:
-    """Verify against a throwaway hash: an unknown email then costs the same time as a
-    wrong password, so response timing does not reveal which emails are registered."""
-    await _hashing(settings, lambda: _hasher.verify(password, _dummy_hash(_hasher)))
+    """One Argon2 run against a throwaway hash: an unknown email then costs the same time
+    as a wrong password, so response timing does not reveal which emails are registered."""
+    await _hashing(settings, lambda: _burn(password))
 
 
 def create_token(
     user_id: int, settings: Settings, *, version: int = 0, now: datetime | None = None
 ) -> str:
     """A token for ``user_id`` at the account's ``token_version``: raising the version
-    (password change, account deletion) turns away every token issued before."""
+    (password change, logout everywhere, account deletion) turns away every token issued
+    before. Signed with the current key, which its ``kid`` header names."""
     issued = now or datetime.now(UTC)
     claims = {
         "sub": str(user_id),
@@ -97,7 +109,8 @@ def create_token(
         "iat": issued,
         "exp": issued + timedelta(seconds=settings.jwt_ttl_seconds),
     }
-    return jwt.encode(claims, settings.jwt_secret(), algorithm=ALGORITHM)
+    secret = settings.jwt_secret()
+    return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": key_id(secret)})
 
 
 class VerifiedToken(NamedTuple):
@@ -108,23 +121,55 @@ class VerifiedToken(NamedTuple):
     version: int = 0
 
 
-def verify_token(token: str, settings: Settings) -> VerifiedToken | None:
-    """Whom a valid token names and until when; None for a tampered, expired or malformed one."""
+def _keys_for(token: str, settings: Settings) -> list[VerificationKey]:
+    """The keys that may have signed ``token``: the one its ``kid`` names, or for a token
+    from before key ids, every key. None for an unknown kid: nothing to try."""
     try:
-        claims = jwt.decode(
-            token,
-            settings.jwt_secret(),
-            algorithms=[ALGORITHM],  # pinning the algorithm is what rejects alg=none
-            options={"require": ["sub", "exp", "iat"]},
-        )
-        user_id = int(claims["sub"])
-        expires_at = float(claims["exp"])
-        version = claims.get("ver", 0)
+        kid = jwt.get_unverified_header(token).get("kid")
     except (jwt.PyJWTError, ValueError, TypeError):
+        return []
+    keys = settings.verification_keys()
+    if kid is None:
+        return list(keys.values())
+    known = keys.get(kid) if isinstance(kid, str) else None
+    return [known] if known is not None else []
+
+
+def verify_token(token: str, settings: Settings) -> VerifiedToken | None:
+    """Whom a valid token names and until when; None for a tampered, expired or malformed
+    one, one whose key is unknown, and one whose previous key is past its grace period."""
+    now = time.time()
+    for key in _keys_for(token, settings):
+        if key.until is not None and now >= key.until:
+            continue
+        try:
+            claims = jwt.decode(
+                token,
+                key.secret,
+                algorithms=[ALGORITHM],  # pinning the algorithm is what rejects alg=none
+                options={"require": ["sub", "exp", "iat"]},
+            )
+        except jwt.InvalidSignatureError:
+            continue  # a token without a kid: perhaps another key signed it
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        return _verified(claims, key)
+    return None
+
+
+def _verified(claims: dict[str, object], key: VerificationKey) -> VerifiedToken | None:
+    try:
+        user_id = int(claims["sub"])  # type: ignore[call-overload]
+        expires_at = float(claims["exp"])  # type: ignore[arg-type]
+    except (KeyError, ValueError, TypeError):
         return None
+    version = claims.get("ver", 0)
     # A version that is no plain integer in range was never issued here.
     if type(version) is not int or not 0 <= version < 2**31 or not 0 < user_id < 2**63:
         return None
+    if key.until is not None:
+        # Remembered as verified (auth._verified) only while its key still verifies.
+        expires_at = min(expires_at, key.until)
     return VerifiedToken(user_id, expires_at, version)
 
 

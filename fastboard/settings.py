@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +29,11 @@ class Settings(BaseSettings):
     env: Environment = "development"
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: SecretStr | None = None
+    # Key rotation: the keys that signed before ``secret_key`` (a JSON list). Tokens they
+    # signed are still accepted until ``previous_keys_valid_until`` (required with them,
+    # so an old key never verifies for good): the rotation's time plus a grace period.
+    previous_secret_keys: list[SecretStr] = []
+    previous_keys_valid_until: datetime | None = None
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     var_dir: Path = Path("var")
 
@@ -67,12 +74,22 @@ class Settings(BaseSettings):
     # Request bodies above this many bytes get a 413, in the app as in NGINX (which
     # allows 1m): a Gunicorn-direct deployment has nothing else in front of it.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Throttling of the requests that check a password (fastboard/throttle.py), shared by
+    # every worker through Redis when redis_url is set. Per client address: attempts per
+    # period. Per account: failed attempts per period, then one more per period/limit.
+    throttle: bool = True
+    throttle_address_limit: int = Field(default=20, ge=1)
+    throttle_address_period_seconds: int = Field(default=60, ge=1)
+    throttle_account_limit: int = Field(default=10, ge=1)
+    throttle_account_period_seconds: int = Field(default=900, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
     cors_origins: list[str] = []
     migrate_on_start: bool | None = None
 
     _generated_secret: str | None = PrivateAttr(default=None)
+    # Built once per configuration of the keys (a test may replace them).
+    _verification_keys: tuple[object, dict[str, VerificationKey]] | None = PrivateAttr(default=None)
 
     @field_validator("db_pool_recycle")
     @classmethod
@@ -91,6 +108,18 @@ class Settings(BaseSettings):
         key = self.secret_key.get_secret_value() if self.secret_key is not None else None
         if key is not None and len(key) < MIN_SECRET_LENGTH:
             raise ValueError(f"FASTBOARD_SECRET_KEY needs at least {MIN_SECRET_LENGTH} characters")
+        for previous in self.previous_secret_keys:
+            if len(previous.get_secret_value()) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"FASTBOARD_PREVIOUS_SECRET_KEYS: each needs at least {MIN_SECRET_LENGTH} "
+                    "characters"
+                )
+        if self.previous_secret_keys and self.previous_keys_valid_until is None:
+            raise ValueError(
+                "FASTBOARD_PREVIOUS_KEYS_VALID_UNTIL must be set with "
+                "FASTBOARD_PREVIOUS_SECRET_KEYS (when the old keys stop verifying, e.g. the "
+                "rotation's time plus a week)"
+            )
         return self
 
     @property
@@ -126,6 +155,23 @@ class Settings(BaseSettings):
             self._generated_secret = self._load_or_create_key()
         return self._generated_secret
 
+    def verification_keys(self) -> dict[str, VerificationKey]:
+        """Every key a token may be signed with, by key id (the ``kid`` header): the
+        current one first, then the previous ones with the time they stop verifying."""
+        current = self.jwt_secret()
+        previous = tuple(key.get_secret_value() for key in self.previous_secret_keys)
+        config = (current, previous, self.previous_keys_valid_until)
+        if self._verification_keys is None or self._verification_keys[0] != config:
+            keys = {key_id(current): VerificationKey(current, None)}
+            until = self.previous_keys_valid_until
+            if until is not None and until.tzinfo is None:
+                until = until.replace(tzinfo=UTC)  # a time without a zone is UTC
+            for secret in previous:
+                assert until is not None  # the validator requires it with previous keys
+                keys.setdefault(key_id(secret), VerificationKey(secret, until.timestamp()))
+            self._verification_keys = (config, keys)
+        return self._verification_keys[1]
+
     def _load_or_create_key(self) -> str:
         path = self.var_dir / "secret_key"
         key = _read_key(path)
@@ -139,6 +185,20 @@ class Settings(BaseSettings):
 
 
 MIN_SECRET_LENGTH = 32
+
+
+class VerificationKey(NamedTuple):
+    secret: str
+    until: float | None  # seconds since the epoch after which it verifies nothing; None: ever
+
+    def __repr__(self) -> str:  # never the secret, should one be logged
+        return f"VerificationKey(secret=***, until={self.until!r})"
+
+
+def key_id(secret: str) -> str:
+    """The ``kid`` of tokens ``secret`` signs: names the key without revealing it (a hash
+    of a key of 32+ random characters), so a verifier picks the one key to try."""
+    return hashlib.sha256(b"fastboard-kid:" + secret.encode()).hexdigest()[:16]
 
 
 def _read_key(path: Path) -> str | None:

@@ -183,6 +183,9 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
         "migrate_on_start": False,
         "db_pool_size": 5,
         "db_max_overflow": 5,
+        # The suite signs up hundreds of users from one address: the credential throttle
+        # is tested on its own (tests/users/test_throttle.py).
+        "throttle": False,
     }
     values.update(overrides)
     return Settings(**values)

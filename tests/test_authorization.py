@@ -103,6 +103,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         (401, 204, 204, 204, 422, 403, 401), body=_constant({"user": {"password": PASSWORD}})
     ),
     ("GET", "/api/user/export"): Row((401, 200, 200, 200, 200, 200, 401)),
+    # Signing out everywhere spends every token; allowed while suspended (it secures the
+    # account, it writes nothing anyone sees).
+    ("POST", "/api/user/logout-all"): Row((401, 204, 204, 204, 204, 204, 401)),
     # Profiles and following; nobody follows themselves (422), unfollowing is idempotent.
     ("GET", "/api/profiles/{username}"): Row((200, 200, 200, 200, 200, 200, 401)),
     ("POST", "/api/profiles/{username}/follow"): Row((401, 200, 422, 200, 200, 403, 401)),

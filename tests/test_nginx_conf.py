@@ -48,7 +48,8 @@ def test_only_existing_endpoints_are_proxied() -> None:
     # A location's proxy_pass comes before the next location (an "if" block may come between).
     proxied = re.findall(r"location (?:= )?(\S+) \{(?:(?!location ).)*?proxy_pass", site(), re.S)
     assert sorted(proxied) == sorted(
-        ["/api/", "/api/users/login", "/api/users", "/api/user/password", "/api/user",
+        ["/api/", "/api/users/login", "/api/users/token", "/api/users", "/api/user/password",
+         "/api/user",
          "/_fastboard/delete-account", "/docs", "/redoc", "/openapi.json",
          "/health", "/ready", "/metrics", "/api/live", "/api/search"]
     )  # fmt: skip
@@ -74,6 +75,30 @@ def test_rate_limits_and_their_retry_after_follow_the_limits_given() -> None:
     assert "burst=7 nodelay;" in rendered
     assert "burst=2 nodelay;" in rendered
     assert "/api/users/login      20;" in rendered
+
+
+CREDENTIAL_LOCATIONS = (
+    "/api/users/login",
+    "/api/users/token",
+    "/api/users",
+    "/api/user/password",
+    "/_fastboard/delete-account",
+)
+
+
+@pytest.mark.parametrize("path", CREDENTIAL_LOCATIONS)
+def test_every_request_that_checks_a_password_is_in_the_login_zone(path: str) -> None:
+    """Under the general limit instead, a credential endpoint would be a way around the
+    login limit (the form login once was: 20 guesses a second instead of 10 a minute)."""
+    rendered = site(limits=RateLimits(auth="3r/m"))
+    block = re.search(rf"location = {re.escape(path)} \{{(.*?)\n    \}}", rendered, re.S)
+    assert block is not None, path
+    assert "limit_req zone=fastboard_auth " in block.group(1)
+    assert "zone=fastboard_api " not in block.group(1)
+    # A 429 from the login zone tells the client to wait one token of that zone.
+    retry = re.search(rf"^\s*{re.escape(path)}\s+(\d+);", rendered, re.M)
+    assert retry is not None, path
+    assert retry.group(1) == "20", path
 
 
 def test_search_has_a_zone_of_its_own_within_the_general_one() -> None:

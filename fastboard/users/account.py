@@ -1,8 +1,11 @@
-"""Account management: password change and account deletion. No FastAPI here.
+"""Account management: password change, signing out everywhere and account deletion.
+No FastAPI here.
 
-Both check the current password first (off the event loop, holding no connection), and
-both end every token issued before: a password change raises the account's token version,
-a deletion removes the account the tokens name.
+The password change and the deletion check the current password first (off the event
+loop, holding no connection). All three end every token issued before: a password change
+and signing out everywhere raise the account's token version, a deletion removes the
+account the tokens name. Every worker then refuses those tokens (the version is compared
+with the account's on every request) and closes the live connections they opened.
 
 What a deleted account wrote stays, under the "[deleted]" placeholder account: deleting
 an article would take other people's comments on it along, and a thread with holes in it
@@ -16,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fastboard import security
 from fastboard.articles import repository as articles
 from fastboard.comments import repository as comments
-from fastboard.db import release_connection
+from fastboard.db import changed, release_connection
 from fastboard.errors import Invalid
 from fastboard.history import repository as history
 from fastboard.live import events as live
@@ -32,6 +35,10 @@ from fastboard.users.service import signed_in
 WRONG_PASSWORD = "is not your current password"  # noqa: S105 - a message
 
 
+class WrongPassword(Invalid):
+    """The current password given to confirm a change is not the account's."""
+
+
 async def _check_password(
     session: AsyncSession, user: User, password: str, settings: Settings, *, field: str
 ) -> None:
@@ -39,7 +46,7 @@ async def _check_password(
     await release_connection(session)
     valid, _ = await security.verify_and_update(password, user.password_hash, settings)
     if not valid:
-        raise Invalid(WRONG_PASSWORD, field=field)
+        raise WrongPassword(WRONG_PASSWORD, field=field)
 
 
 async def change_password(
@@ -52,11 +59,20 @@ async def change_password(
         # Another request changed the password between our read and this write.
         raise Invalid("was changed meanwhile: sign in again", field="currentPassword")
     live.tokens_spent(session, user.id, version)
+    changed(session, User)  # no cached answer shows a password hash or a token version
     # Written already: the instance, out of the session, only has to say so in the answer.
     session.expunge(user)
     user.password_hash = new_hash
     user.token_version = version
     return signed_in(user, settings)
+
+
+async def logout_everywhere(session: AsyncSession, user: User) -> None:
+    """Spend every token of the account, the one this request came with included."""
+    version = await repository.raise_token_version(session, user.id)
+    if version is not None:
+        live.tokens_spent(session, user.id, version)
+    changed(session, User)  # no cached answer shows a token version
 
 
 async def delete_account(

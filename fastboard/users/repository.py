@@ -98,6 +98,19 @@ async def change_password(session: AsyncSession, user: User, new_hash: str) -> i
     return version
 
 
+async def raise_token_version(session: AsyncSession, user_id: int) -> int | None:
+    """Spend every token issued so far: the account's new token version, None when the
+    account is gone."""
+    version: int | None = await session.scalar(
+        update(User)
+        .where(User.id == user_id)
+        .values(token_version=User.token_version + 1)
+        .returning(User.token_version)
+        .execution_options(synchronize_session=False)
+    )
+    return version
+
+
 async def placeholder_id(session: AsyncSession) -> int:
     """The id of the account that keeps deleted accounts' articles and comments, created
     the first time it is needed (concurrent first deletions create it once)."""

@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from fastboard.auth import CurrentUser, SettingsDep
+from fastboard.auth import CurrentUser, SettingsDep, TokenOwner
 from fastboard.db import Database, SessionDep
 from fastboard.openapi import error_responses
+from fastboard.throttle import THROTTLED, ThrottleDep, client_address
 from fastboard.users import account, export, service
 from fastboard.users.schemas import (
     AccountDeletionRequest,
@@ -29,12 +30,19 @@ router = APIRouter(tags=["User and Authentication"])
     response_model=UserResponse,
     operation_id="Login",
     summary="Existing user login",
-    responses=error_responses(401, 422),
+    responses={**error_responses(401, 422), **THROTTLED},
 )
-async def login(body: LoginUserRequest, session: SessionDep, settings: SettingsDep) -> UserResponse:
-    return UserResponse(
-        user=await service.login(session, body.user.email, body.user.password, settings)
-    )
+async def login(
+    body: LoginUserRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+) -> UserResponse:
+    email = body.user.email
+    async with throttle.attempt(client_address(request), email, (service.BadCredentials,)):
+        user = await service.login(session, email, body.user.password, settings)
+    return UserResponse(user=user)
 
 
 @router.post(
@@ -43,12 +51,19 @@ async def login(body: LoginUserRequest, session: SessionDep, settings: SettingsD
     status_code=status.HTTP_201_CREATED,
     operation_id="CreateUser",
     summary="Register a new user",
-    responses=error_responses(422),
+    responses={**error_responses(422), **THROTTLED},
 )
 async def register(
-    body: NewUserRequest, session: SessionDep, settings: SettingsDep
+    body: NewUserRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
 ) -> UserResponse:
-    return UserResponse(user=await service.register(session, body.user, settings))
+    # A taken email counts against that email, as a failed login would.
+    async with throttle.attempt(client_address(request), body.user.email, (service.Taken,)):
+        user = await service.register(session, body.user, settings)
+    return UserResponse(user=user)
 
 
 @router.get(
@@ -81,14 +96,18 @@ async def update(
     operation_id="CreateToken",
     summary="OAuth2 password flow (for the /docs Authorize button)",
     description="Form fields `username` (your email) and `password`; answers a bearer token.",
-    responses=error_responses(401, 422),
+    responses={**error_responses(401, 422), **THROTTLED},
 )
 async def token(
     form: Annotated[TokenForm, Form()],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    throttle: ThrottleDep,
 ) -> TokenResponse:
-    user = await service.login(session, form.username, form.password, settings)
+    # The same budgets as the JSON login: it is the same password check.
+    async with throttle.attempt(client_address(request), form.username, (service.BadCredentials,)):
+        user = await service.login(session, form.username, form.password, settings)
     return TokenResponse(access_token=user.token)
 
 
@@ -118,16 +137,40 @@ async def token(
             }
         },
         **error_responses(401, 403, 422),
+        **THROTTLED,
     },
 )
 async def change_password(
-    body: PasswordChangeRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: PasswordChangeRequest,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
 ) -> UserResponse:
+    # A stolen token is no way around the login's budgets: guesses at the current
+    # password spend them too.
     change = body.user
-    changed = await account.change_password(
-        session, user, change.currentPassword, change.newPassword, settings
-    )
+    async with throttle.attempt(client_address(request), user.email, (account.WrongPassword,)):
+        changed = await account.change_password(
+            session, user, change.currentPassword, change.newPassword, settings
+        )
     return UserResponse(user=changed)
+
+
+@router.post(
+    "/user/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    operation_id="LogoutEverywhere",
+    summary="Sign out everywhere",
+    description="Every token of the account, the one sent included, is refused from then on "
+    "(401) by every worker, and the live connections they opened are closed. Allowed while "
+    "suspended: securing an account is never refused. Sign in again for a new token.",
+    responses=error_responses(401),
+)
+async def logout_all(user: TokenOwner, session: SessionDep) -> None:
+    await account.logout_everywhere(session, user)
 
 
 @router.delete(
@@ -139,12 +182,18 @@ async def change_password(
     description="Needs the current password. The account and its tokens are gone at once; "
     "its favorites and follows too. Its articles and comments stay, under the `[deleted]` "
     "placeholder account, so nobody else's comments are lost with them.",
-    responses=error_responses(401, 403, 422),
+    responses={**error_responses(401, 403, 422), **THROTTLED},
 )
 async def delete_account(
-    body: AccountDeletionRequest, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: AccountDeletionRequest,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
 ) -> None:
-    await account.delete_account(session, user, body.user.password, settings)
+    async with throttle.attempt(client_address(request), user.email, (account.WrongPassword,)):
+        await account.delete_account(session, user, body.user.password, settings)
 
 
 @router.get(

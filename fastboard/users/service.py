@@ -20,6 +20,14 @@ from fastboard.users.schemas import User as UserOut
 BAD_CREDENTIALS = "email or password is invalid"
 
 
+class BadCredentials(Unauthorized):
+    """A wrong password or an unknown email: the same answer for both."""
+
+
+class Taken(Invalid):
+    """A username or email another account has."""
+
+
 def signed_in(user: User, settings: Settings) -> UserOut:
     """The user as they see themselves, with a fresh token."""
     return UserOut(
@@ -42,9 +50,9 @@ async def _raise_if_taken(
         raise _taken_error(taken)
 
 
-def _taken_error(taken: set[str]) -> Invalid:
+def _taken_error(taken: set[str]) -> Taken:
     field = "email" if "email" in taken else "username"
-    return Invalid("has already been taken", field=field)
+    return Taken("has already been taken", field=field)
 
 
 async def register(session: AsyncSession, data: NewUser, settings: Settings) -> UserOut:
@@ -69,10 +77,10 @@ async def login(session: AsyncSession, email: str, password: str, settings: Sett
     await release_connection(session)
     if user is None:
         await security.burn_verify(password, settings)
-        raise Unauthorized(BAD_CREDENTIALS, field="credentials")
+        raise BadCredentials(BAD_CREDENTIALS, field="credentials")
     valid, rehashed = await security.verify_and_update(password, user.password_hash, settings)
     if not valid:
-        raise Unauthorized(BAD_CREDENTIALS, field="credentials")
+        raise BadCredentials(BAD_CREDENTIALS, field="credentials")
     if rehashed is not None:
         # Made with older parameters: store today's, unless the password changed meanwhile.
         await repository.replace_password_hash(session, user, rehashed)

@@ -1,5 +1,6 @@
 """An account that may no longer listen loses its open live connections, in every worker:
-suspended (4403), deleted or its password changed (4401, the tokens from before spent)."""
+suspended (4403), deleted, its password changed or signed out everywhere (4401, the tokens
+from before spent)."""
 
 from __future__ import annotations
 
@@ -114,6 +115,26 @@ async def test_a_password_change_closes_connections_of_the_old_token_only(
             # Delivered to both in one go: had it closed the new one, it would be closed now.
             await quiet(new_ws)
 
+    assert code == 4401
+
+
+async def test_signing_out_everywhere_closes_every_connection_of_the_account(
+    two_workers: tuple[FastAPI, FastAPI],
+) -> None:
+    with served(two_workers) as (reader, writer):
+        async with (
+            http_client(writer) as http,
+            connect(ws_url(reader)) as alice_ws,
+            connect(ws_url(reader)) as bob_ws,
+        ):
+            alice, bob = await register(http, "alice"), await register(http, "bob")
+            await signed_in(alice_ws, alice)
+            await signed_in(bob_ws, bob)
+            out = await http.post("/api/user/logout-all", headers=auth(alice["token"]))
+            code = await closed_code(alice_ws)
+            await quiet(bob_ws)  # someone else's stays open
+
+    assert out.status_code == 204, out.text
     assert code == 4401
 
 

@@ -24,6 +24,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from dev.stack import free_port
+from fastboard.headers import API_CSP
 from fastboard.resources import web_root
 from fastboard.serve import gunicorn_command, gunicorn_env
 from tests.stack.conftest import register, stack_env, unavailable
@@ -163,8 +164,10 @@ async def test_the_web_ui_is_served_by_apache_with_its_headers(front: Front) -> 
     assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert versioned.text == stylesheet.read_text()
     assert (missing.status_code, dotted.status_code) == (404, 404)
-    # Proxied answers keep the app's own headers: no page CSP, no file caching.
-    assert "content-security-policy" not in api.headers
+    # Proxied answers keep the app's own headers: its JSON policy, no file caching.
+    assert api.headers.get_list("content-security-policy") == [API_CSP]
+    for name in ("x-content-type-options", "x-frame-options", "referrer-policy"):
+        assert len(api.headers.get_list(name)) == 1, name
     assert api.headers.get("cache-control") != "no-cache"
 
 

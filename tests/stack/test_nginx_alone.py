@@ -97,6 +97,21 @@ async def test_login_attempts_are_rate_limited(client: httpx.AsyncClient) -> Non
     assert limited.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_the_form_login_is_under_the_login_limit(client: httpx.AsyncClient) -> None:
+    """POST /api/users/token checks a password as the JSON login does: the same budget."""
+    form = {"username": "ada@example.org", "password": "guess"}
+    statuses = Counter(
+        [(await client.post("/api/users/token", data=form)).status_code for _ in range(12)]
+    )
+    assert set(statuses) == {502, 429}
+    assert statuses[429] >= 6
+    login = await client.post(
+        "/api/users/login", json={"user": {"email": "ada@example.org", "password": "guess"}}
+    )
+    assert login.status_code == 429
+    assert login.headers["retry-after"] == "6"
+
+
 async def test_registration_shares_the_login_limit(client: httpx.AsyncClient) -> None:
     """One budget per address for both: sign-up attempts use up the logins too."""
     registrations = Counter(

@@ -117,6 +117,7 @@ def dev_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         secret_key=SECRET,
         database_url=f"sqlite+aiosqlite:///{workdir}/fastboard.db",
         var_dir=str(workdir / "var"),
+        throttle="false",  # the browser tests sign up many users from one address
     )
     command = [sys.executable, "-m", "uvicorn", "main:app", "--port", str(port)]
     command += ["--host", "127.0.0.1", "--no-access-log"]

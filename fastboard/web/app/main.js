@@ -1,6 +1,6 @@
 // The single-page app's entry: restores the session, draws the header, starts the router
 // and the notification badge fed by the `me` live topic.
-import { api } from "./api.js";
+import { api, query } from "./api.js";
 import { ageFlash, articleHref, avatar, profileHref } from "./components.js";
 import { h, link, time } from "./dom.js";
 import { listen, onState } from "./live.js";
@@ -10,6 +10,7 @@ import { session } from "./session.js";
 const header = document.getElementById("site-nav");
 const main = document.getElementById("main");
 const liveStatus = document.getElementById("live-status");
+const searchBox = headerSearch();
 
 // Notifications from the `me` topic, newest first, kept for this tab only. The menu is
 // one element for the whole session, updated in place: an event arriving while it is
@@ -33,7 +34,44 @@ function describe(event) {
   }
 }
 
+// The header's search box: one form for the whole session, after the links (a row of its
+// own at phone widths, style.css), sending Enter to the search page. It shows the words
+// searched for while that page is open.
+function headerSearch() {
+  const input = h("input", {
+    type: "search",
+    name: "q",
+    id: "header-search",
+    maxlength: "200",
+    autocomplete: "off",
+    enterkeyhint: "search",
+    placeholder: "Search",
+    dataset: { testid: "header-search" },
+  });
+  const form = h(
+    "form",
+    { class: "header-search", role: "search", action: "/search", dataset: { testid: "header-search-form" } },
+    h("label", { for: "header-search", class: "visually-hidden" }, "Search"),
+    input,
+    h("button", { type: "submit", class: "button compact" }, "Search"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const words = input.value.trim();
+    if (!words) {
+      input.focus();
+      return;
+    }
+    navigate(`/search${query({ q: words })}`);
+  });
+  header.after(form);
+  return input;
+}
+
 function drawHeader(pathname = location.pathname) {
+  if (document.activeElement !== searchBox) {
+    searchBox.value = pathname === "/search" ? new URLSearchParams(location.search).get("q") ?? "" : "";
+  }
   const current = (href) => (pathname === href ? "page" : null);
   const items = [link("/", { "aria-current": current("/") }, "Home")];
   const nav = [];

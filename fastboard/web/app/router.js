@@ -10,6 +10,8 @@ const routes = [
   ["/", () => import("./pages/home.js")],
   ["/board/:slug", () => import("./pages/board.js")],
   ["/article/:slug", () => import("./pages/article.js")],
+  ["/article/:slug/history", () => import("./pages/history.js")],
+  ["/article/:slug/comments/:id/history", () => import("./pages/history.js")],
   ["/editor", () => import("./pages/editor.js")],
   ["/editor/:slug", () => import("./pages/editor.js")],
   ["/profile/:username", () => import("./pages/profile.js")],
@@ -18,6 +20,7 @@ const routes = [
   ["/login", () => import("./pages/auth.js")],
   ["/register", () => import("./pages/auth.js")],
   ["/moderation", () => import("./pages/moderation.js")],
+  ["/search", () => import("./pages/search.js")],
 ].map(([pattern, load]) => [compile(pattern), load]);
 
 function compile(pattern) {

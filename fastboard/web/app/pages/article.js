@@ -1,6 +1,7 @@
 // One article: its Markdown body (sanitized), favorite and follow, the author's edit and
-// delete, moderators' lock and delete, and the comments, all kept current by the live
-// topic article:<slug>.
+// delete, moderators' lock and delete, a link to its edit history, and the comments (voted
+// on, edited by their authors, newest or top first), all kept current by the live topic
+// article:<slug>.
 import { api, enc } from "../api.js";
 import {
   articleHref,
@@ -14,6 +15,7 @@ import {
   outranks,
   profileHref,
   roleBadge,
+  signInHref,
   tagList,
 } from "../components.js";
 import { clearFormErrors, failure, field, h, link, loading, showFormErrors, time, title } from "../dom.js";
@@ -29,7 +31,7 @@ export async function render(main, { params, signal }) {
 
   let article;
   // Comments load beside the article; their failure is shown in their own section.
-  const commentsRequest = api(`/articles/${enc(slug)}/comments`, { signal });
+  const commentsRequest = api(`/articles/${enc(slug)}/comments?order=new`, { signal });
   commentsRequest.catch(() => {});
   try {
     article = (await api(`/articles/${enc(slug)}`, { signal })).article;
@@ -64,7 +66,8 @@ class ArticlePage {
     this.commentsRequest = commentsRequest;
     this.locked = Boolean(article.locked);
     this.deleted = false;
-    this.comments = new Map(); // id -> element
+    this.comments = new Map(); // id -> element (its .comment is the comment it shows)
+    this.order = "new"; // the comments' order: "new" or "top" (by score)
     this.mine = session.signedIn && session.user.username === article.author.username;
   }
 
@@ -127,7 +130,8 @@ class ArticlePage {
   actions() {
     const a = this.article;
     const canModerate = outranks(a.author.role);
-    const items = [];
+    this.historyLink = link(historyHref(a.slug), { class: "button", dataset: { testid: "history-link" } }, "History");
+    const items = [this.historyLink];
     if (this.mine) {
       this.editLink = link(`/editor/${enc(a.slug)}`, { class: "button", dataset: { testid: "edit-article" } }, "Edit");
       items.push(this.editLink);
@@ -143,7 +147,7 @@ class ArticlePage {
       this.lockButton.addEventListener("click", () => this.toggleLock());
       items.push(this.lockButton);
     }
-    this.actionsEl = items.length ? h("div", { class: "actions article-actions" }, items) : h("div");
+    this.actionsEl = h("div", { class: "actions article-actions" }, items);
     return this.actionsEl;
   }
 
@@ -204,16 +208,58 @@ class ArticlePage {
       { class: "comment-section", "aria-labelledby": "comments-heading" },
       h("h2", { id: "comments-heading" }, "Comments ", this.countEl),
       this.formBox,
+      this.orderControl(),
       this.listBox,
+    );
+  }
+
+  // New / Top: two toggle buttons (aria-pressed), the list fetched again in that order.
+  orderControl() {
+    const buttons = [
+      ["new", "Newest"],
+      ["top", "Top"],
+    ].map(([order, label]) => {
+      const button = h(
+        "button",
+        { type: "button", class: "button compact", "aria-pressed": String(order === this.order), dataset: { testid: `order-${order}` } },
+        label,
+      );
+      button.addEventListener("click", () => {
+        if (this.order === order) return;
+        this.order = order;
+        for (const other of buttons) other.setAttribute("aria-pressed", String(other === button));
+        this.listBox.replaceChildren(loading("Loading comments"));
+        this.loadComments();
+      });
+      return button;
+    });
+    return h(
+      "div",
+      { class: "comment-order", role: "group", "aria-label": "Order comments by", dataset: { testid: "comment-order" } },
+      h("span", { class: "muted", "aria-hidden": "true" }, "Order: "),
+      buttons,
     );
   }
 
   async loadComments(request) {
     const load = () => this.loadComments();
+    const order = this.order;
     try {
-      const body = await (request ?? api(`/articles/${enc(this.article.slug)}/comments`, { signal: this.signal }));
+      const body = await (request ?? api(`/articles/${enc(this.article.slug)}/comments?order=${order}`, { signal: this.signal }));
+      if (order !== this.order) return; // the reader switched again meanwhile
+      // A comment being edited keeps its element (and the draft in it) across a reload,
+      // as after the live connection's resync.
+      const before = new Map(this.comments);
       this.comments.clear();
-      this.listEl.replaceChildren(...body.comments.map((comment) => this.commentItem(comment)));
+      const keep = (comment) => {
+        const item = before.get(comment.id);
+        if (!item?.editing) return this.commentItem(comment);
+        item.comment = { ...comment };
+        item.paint();
+        this.comments.set(comment.id, item);
+        return item;
+      };
+      this.listEl.replaceChildren(...body.comments.map(keep));
       this.listBox.replaceChildren(this.listEl);
       this.paintCount();
     } catch (error) {
@@ -236,9 +282,38 @@ class ArticlePage {
   commentItem(comment) {
     const author = comment.author;
     const own = session.signedIn && session.user.username === author.username;
-    let del = null;
+    const item = h("li", { class: "comment", dataset: { testid: "comment", commentId: String(comment.id) } });
+    item.comment = comment;
+    const when = h("span", { class: "muted" });
+    const bodyEl = h("div", { class: "markdown comment-body", dataset: { testid: "comment-text" } });
+    const votes = this.voteControl(item);
+    // What an edit or a live update changes: the body, the "edited" mark, the score.
+    item.paint = () => {
+      const c = item.comment;
+      const edited = c.updatedAt && c.updatedAt !== c.createdAt;
+      when.replaceChildren(" · ", time(c.createdAt, true));
+      if (edited) {
+        when.append(
+          " · ",
+          link(
+            commentHistoryHref(this.article.slug, c.id),
+            { class: "edited", dataset: { testid: "comment-edited" }, title: "Edited: see its history" },
+            "edited",
+            h("span", { class: "visually-hidden" }, ", see the comment's history"),
+          ),
+        );
+      }
+      if (!item.editing) bodyEl.replaceChildren(demoteHeadings(renderMarkdown(c.body)));
+      votes.paint();
+    };
+    const footer = [votes];
+    if (own) {
+      const edit = h("button", { type: "button", class: "button compact", dataset: { testid: "edit-comment" } }, "Edit");
+      edit.addEventListener("click", () => this.editComment(item, bodyEl, edit));
+      footer.push(edit);
+    }
     if (own || outranks(author.role)) {
-      del = h("button", { type: "button", class: "button danger compact", dataset: { testid: "delete-comment" } }, "Delete");
+      const del = h("button", { type: "button", class: "button danger compact", dataset: { testid: "delete-comment" } }, "Delete");
       del.addEventListener("click", () =>
         confirmInline(del, {
           question: "Delete this comment?",
@@ -251,37 +326,155 @@ class ArticlePage {
           },
         }),
       );
+      footer.push(del);
     }
-    const item = h(
-      "li",
-      { class: "comment", dataset: { testid: "comment", commentId: String(comment.id) } },
+    item.append(
       h(
         "header",
         { class: "byline" },
         avatar(author),
-        h(
-          "span",
-          {},
-          link(profileHref(author.username), { class: "author" }, author.username),
-          " ",
-          roleBadge(author.role),
-          h("span", { class: "muted" }, " · ", time(comment.createdAt, true)),
-        ),
+        h("span", {}, link(profileHref(author.username), { class: "author" }, author.username), " ", roleBadge(author.role), when),
       ),
-      h("div", { class: "markdown comment-body" }, demoteHeadings(renderMarkdown(comment.body))),
-      del ? h("footer", { class: "actions" }, del) : null,
+      bodyEl,
+      h("footer", { class: "actions" }, footer),
     );
+    item.paint();
     this.comments.set(comment.id, item);
     return item;
   }
 
+  // ▲ score ▼: toggles (aria-pressed says which vote is the reader's); the same button
+  // again takes the vote back. Anonymous readers are sent to sign in.
+  voteControl(item) {
+    const score = h("span", { class: "score", dataset: { testid: "comment-score" } });
+    const up = h("button", { type: "button", class: "button compact vote up", dataset: { testid: "vote-up" } }, h("span", { "aria-hidden": "true" }, "▲"), h("span", { class: "visually-hidden" }, "Vote up"));
+    const down = h("button", { type: "button", class: "button compact vote down", dataset: { testid: "vote-down" } }, h("span", { "aria-hidden": "true" }, "▼"), h("span", { class: "visually-hidden" }, "Vote down"));
+    const errorBox = h("div", { class: "vote-error" });
+    const group = h(
+      "div",
+      { class: "votes", role: "group", "aria-label": "Votes", dataset: { testid: "votes" } },
+      up,
+      h("span", { class: "visually-hidden" }, "Score "),
+      score,
+      down,
+      errorBox,
+    );
+    group.paint = () => {
+      const { score: n, myVote } = item.comment;
+      score.textContent = String(n ?? 0);
+      up.setAttribute("aria-pressed", String(myVote === 1));
+      down.setAttribute("aria-pressed", String(myVote === -1));
+    };
+    const vote = async (value) => {
+      if (!session.signedIn) return navigate(signInHref());
+      const c = item.comment;
+      const path = `/articles/${enc(this.article.slug)}/comments/${c.id}/vote`;
+      up.disabled = down.disabled = true;
+      errorBox.replaceChildren();
+      try {
+        const body =
+          c.myVote === value
+            ? await api(path, { method: "DELETE" })
+            : await api(path, { method: "PUT", body: { vote: { value } } });
+        item.comment = { ...c, score: body.comment.score, myVote: body.comment.myVote };
+        group.paint();
+        this.status.textContent = `Score ${body.comment.score}.`;
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        errorBox.replaceChildren(failure("Voting", error));
+      } finally {
+        up.disabled = down.disabled = false;
+      }
+    };
+    up.addEventListener("click", () => vote(1));
+    down.addEventListener("click", () => vote(-1));
+    return group;
+  }
+
+  // The author's inline edit: a textarea in place of the body, Save and Cancel (Escape
+  // cancels; focus goes back to the Edit button either way).
+  editComment(item, bodyEl, editButton) {
+    if (item.editing) return;
+    item.editing = true;
+    editButton.hidden = true;
+    const textarea = h("textarea", { name: "body", rows: "4", required: true, dataset: { field: "body", testid: "comment-edit-body" } });
+    textarea.value = item.comment.body;
+    const save = h("button", { type: "submit", class: "button primary compact", dataset: { testid: "comment-save" } }, "Save");
+    const cancelButton = h("button", { type: "button", class: "button compact", dataset: { testid: "comment-cancel" } }, "Cancel");
+    const form = h(
+      "form",
+      { class: "comment-edit", dataset: { testid: "comment-edit-form" }, novalidate: true },
+      field("Edit your comment", textarea, "Markdown works here. Ctrl+Enter saves, Escape cancels."),
+      h("div", { "data-form-errors": "", hidden: true, tabindex: "-1", role: "alert" }),
+      h("div", { class: "actions" }, save, cancelButton),
+    );
+    const close = () => {
+      item.editing = false;
+      editButton.hidden = false;
+      item.paint();
+      editButton.focus();
+    };
+    cancelButton.addEventListener("click", close);
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        close();
+      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearFormErrors(form);
+      if (!textarea.value.trim()) {
+        showFormErrors(form, { errors: { body: ["can't be blank"] } });
+        return;
+      }
+      save.disabled = cancelButton.disabled = true;
+      try {
+        const body = await api(`/articles/${enc(this.article.slug)}/comments/${item.comment.id}`, {
+          method: "PUT",
+          body: { comment: { body: textarea.value } },
+        });
+        item.comment = { ...item.comment, ...body.comment };
+        this.status.textContent = "Comment saved.";
+        close();
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        if (error.status === 403 && error.errors?.article) showFormErrors(form, { message: error.errors.article.join("; ") });
+        else showFormErrors(form, error);
+        save.disabled = cancelButton.disabled = false;
+      }
+    });
+    bodyEl.replaceChildren(form);
+    textarea.focus();
+  }
+
   addComment(comment) {
     if (this.comments.has(comment.id)) return false;
-    // Newest first, as the API lists them.
-    this.listEl.prepend(this.commentItem(comment));
+    const item = this.commentItem(comment);
+    if (this.order === "top") {
+      // Highest score first, ties newest first: before the first one it does not trail.
+      const score = comment.score ?? 0;
+      const after = [...this.listEl.children].find((other) => (other.comment?.score ?? 0) <= score);
+      this.listEl.insertBefore(item, after ?? null);
+    } else {
+      // Newest first, as the API lists them.
+      this.listEl.prepend(item);
+    }
     if (!this.listBox.contains(this.listEl)) this.listBox.replaceChildren(this.listEl);
     this.paintCount();
     return true;
+  }
+
+  /** A comment edited elsewhere (comment.updated): its body and mark, this reader's vote kept. */
+  updateComment(comment) {
+    const item = this.comments.get(comment.id);
+    if (!item) return;
+    item.comment = { ...item.comment, body: comment.body, updatedAt: comment.updatedAt, score: comment.score ?? item.comment.score };
+    item.paint();
   }
 
   removeComment(id) {
@@ -370,6 +563,9 @@ class ArticlePage {
       case "comment.created":
         if (this.addComment(data)) this.status.textContent = `New comment from ${data.author?.username ?? "someone"}.`;
         break;
+      case "comment.updated":
+        this.updateComment(data);
+        break;
       case "comment.deleted":
         this.removeComment(data.id);
         break;
@@ -407,6 +603,7 @@ class ArticlePage {
       // Retitled: a new address, and its later events come on the new slug's topic.
       history.replaceState(null, "", articleHref(data.slug));
       this.editLink?.setAttribute("href", `/editor/${enc(data.slug)}`);
+      this.historyLink?.setAttribute("href", historyHref(data.slug));
       this.listenTo(data.slug);
     }
   }
@@ -422,4 +619,12 @@ class ArticlePage {
     this.favorite.disabled = true;
     this.paintForm();
   }
+}
+
+function historyHref(slug) {
+  return `/article/${enc(slug)}/history`;
+}
+
+function commentHistoryHref(slug, id) {
+  return `/article/${enc(slug)}/comments/${id}/history`;
 }
