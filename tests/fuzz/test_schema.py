@@ -152,8 +152,10 @@ def fuzz_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixtures]:
         if not os.environ.get("FASTBOARD_TEST_DATABASE_URL"):
             pytest.fail("FASTBOARD_FUZZ_DATABASE=postgresql needs FASTBOARD_TEST_DATABASE_URL")
         url = created = asyncio.run(create_postgres_database("fuzz"))
-    # Production log level: the access log of thousands of requests is noise here.
-    settings_ = make_settings(url, var, log_level="WARNING")
+    # Production log level: the access log of thousands of requests is noise here. No
+    # throttling: the fuzzer signs up again and again from one address, and throttling has
+    # tests of its own (its 429s are documented where they can happen).
+    settings_ = make_settings(url, var, log_level="WARNING", throttle=False)
     upgrade_to_head(settings_)
     gc_threshold = gc.get_threshold()
     root_level = logging.getLogger().level
