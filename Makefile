@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: install run test lint typecheck pytest lock clean screenshots
+.PHONY: install run test lint typecheck pytest lock clean screenshots fuzz
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "fastboard needs Python 3.11 or newer on PATH"; exit 1; }
@@ -48,6 +48,16 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## fuzz: Schemathesis on every operation, far longer than `make test` does (tests/fuzz/):
+## FUZZ_EXAMPLES per operation, on PostgreSQL (FASTBOARD_TEST_DATABASE_URL, the local
+## server by default); FUZZ_DATABASE=sqlite for a machine without one
+FUZZ_EXAMPLES ?= 1000
+FUZZ_DATABASE ?= postgresql
+fuzz: install
+	FASTBOARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FASTBOARD_FUZZ_DATABASE=$(FUZZ_DATABASE) \
+	FASTBOARD_TEST_DATABASE_URL=$${FASTBOARD_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres} \
+	$(BIN)/pytest tests/fuzz -p no:cacheprovider -q -s
 
 ## screenshots: the README's pictures of the web UI (docs/screenshots/), from a fresh dev server
 screenshots: install

@@ -28,7 +28,7 @@ from fastboard.cache import install_read_cache
 from fastboard.comments.router import router as comments_router
 from fastboard.db import CloseReadSessions, Database
 from fastboard.errors import install_error_handlers
-from fastboard.guards import RejectNulBytes
+from fastboard.guards import InputLimits, RejectNulBytes
 from fastboard.headers import SecurityHeaders
 from fastboard.history.router import router as history_router
 from fastboard.live.events import install_live
@@ -37,6 +37,7 @@ from fastboard.logs import configure_logging
 from fastboard.middleware import RequestContext
 from fastboard.migrate import upgrade_to_head
 from fastboard.moderation.router import router as moderation_router
+from fastboard.openapi import install_openapi
 from fastboard.profiles.router import router as profiles_router
 from fastboard.resources import web_root
 from fastboard.search.router import router as search_router
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     _install_docs(app)
+    install_openapi(app)
     _install_web(app, settings)
 
     # First added is innermost: CORS, guards, request ids and metrics apply to hits too.
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RejectNulBytes)
+    app.add_middleware(InputLimits, max_body_bytes=settings.max_body_bytes)
     # Last added is outermost: the request id is set for everything inside it.
     app.add_middleware(RequestContext)
     # Outside it: the 500 RequestContext renders for a bug gets the headers too.

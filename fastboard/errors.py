@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import socket
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +117,49 @@ async def _request_validation_error(_request: Request, exc: Exception) -> JSONRe
     return error_response(422, validation_errors(exc.errors()))
 
 
-async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+# What FastAPI answers (400) when a JSON body cannot be decoded at all: bytes that are not
+# UTF-8, or nesting deeper than the parser's recursion. Malformed JSON is a 422 elsewhere.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
+_METHOD_TABLES: weakref.WeakKeyDictionary[Any, list[tuple[re.Pattern[str], frozenset[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _method_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    table = _METHOD_TABLES.get(app)
+    if table is None:
+        table = [
+            (compile_path(context.path_format)[0], frozenset(methods))
+            for context in fastapi.routing.iter_route_contexts(app.routes)
+            if context.path_format and (methods := getattr(context.original_route, "methods", None))
+        ]
+        _METHOD_TABLES[app] = table
+    return table
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, not only the first route's.
+
+    Starlette's 405 names the methods of the first route that matched the path; with
+    ``GET`` and ``POST`` on separate routes, ``Allow`` would leave one out.
+    """
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for pattern, route_methods in _method_table(request.app):
+        if pattern.match(path):
+            methods |= route_methods
+    return ", ".join(sorted(methods))
+
+
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        return error_response(422, {"body": ["is not valid JSON"]})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     return error_response(exc.status_code, {"body": [str(exc.detail)]}, headers)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -46,6 +47,31 @@ _SQL_LOGGER = "sqlalchemy.engine"
 # The request middleware writes the access line (with the request id and route
 # template); Uvicorn's own would be a second, poorer copy.
 _SILENCED = ("uvicorn.access",)
+
+
+# Characters that could end a log line, start a forged one or drive a terminal: C0 and C1
+# controls (newline, carriage return, ESC…), DEL and the Unicode line separators. Clients
+# put them in paths, queries and headers; exceptions repeat what they were given.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_READABLE = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    readable = _READABLE.get(char)
+    if readable is not None:
+        return readable
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line, with nothing a terminal acts on: ``\\n``, ``\\x1b``…"""
+    return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text
+
+
+# json.dumps escapes C0 controls but writes these as they are (ensure_ascii=False).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def current_request_id(record: logging.LogRecord | None = None) -> str:
@@ -78,18 +104,36 @@ class JsonFormatter(logging.Formatter):
             payload["exc_info"] = record.exc_text
         if record.stack_info:
             payload["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        line = json.dumps(payload, default=str, ensure_ascii=False)
+        if _JSON_UNSAFE.search(line):
+            line = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+        return line
 
 
 class TextFormatter(logging.Formatter):
-    """Readable single lines for development, still carrying the request id."""
+    """Readable single lines for development, still carrying the request id.
+
+    A record is one line, control characters escaped; a traceback follows on lines
+    indented by two spaces, so every line that starts in the first column starts a record
+    and no input can forge one.
+    """
 
     def __init__(self, use_colors: bool | None = None) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         record.request_id = current_request_id(record)
-        return super().format(record)
+        record.message = escape_controls(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        blocks = [record.exc_text] if record.exc_text else []
+        if record.stack_info:
+            blocks.append(self.formatStack(record.stack_info))
+        for block in blocks:
+            line += "".join(f"\n  {escape_controls(part)}" for part in block.split("\n"))
+        return line
 
 
 class StderrHandler(logging.StreamHandler[TextIO]):

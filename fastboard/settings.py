@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     live_backlog: int = Field(default=10_000, ge=10)
     # Counts (favorites) go out at most once per this many seconds per article and worker.
     live_coalesce_seconds: float = Field(default=1.0, gt=0)
+    # Request bodies above this many bytes get a 413, in the app as in NGINX (which
+    # allows 1m): a Gunicorn-direct deployment has nothing else in front of it.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # Throttling of the requests that check a password (fastboard/throttle.py), shared by
     # every worker through Redis when redis_url is set. Per client address: attempts per
     # period. Per account: failed attempts per period, then one more per period/limit.

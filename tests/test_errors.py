@@ -257,7 +257,7 @@ FRAMING = [
         422,
         "body",
     ),
-    ("POST", "/api/users", False, {}, b'{"user": {"username": "\xff"}}', 400, "body"),
+    ("POST", "/api/users", False, {}, b'{"user": {"username": "\xff"}}', 422, "body"),
     ("PUT", "/api/user", True, {}, b'{"user": null}', 422, "body"),
     ("PUT", "/api/user", True, {}, b'{"user": []}', 422, "body"),
     ("POST", "/api/users/login", False, {}, b'{"user": null}', 422, "body"),

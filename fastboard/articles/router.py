@@ -127,7 +127,7 @@ async def create_article(
     tags=["Articles"],
     operation_id="GetArticle",
     summary="Get an article",
-    responses=error_responses(404, 422),
+    responses=error_responses(401, 404, 422),
 )
 @cacheable(Article, ArticleTag, Tag, User)
 async def get_article(slug: Slug, session: ReadSessionDep, viewer: OptionalViewer) -> Response:

@@ -16,9 +16,30 @@ SlugIn = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SLUG_LENGTH),
     AfterValidator(check_slug),
+    # What check_slug accepts, for the schema (non-ASCII letters are accepted as well).
+    Field(json_schema_extra={"pattern": r"^[a-z0-9]+(?:-[a-z0-9]+)*$"}),
 ]
 Position = Annotated[
     int, Field(ge=1, le=MAX_POSITION, description="1 is first; the others move to make room")
+]
+
+
+# A new category's or board's name: its slug is derived from it when none is given, so the
+# service refuses a name without a letter or digit then. Declared for every new name (a
+# stricter schema, never a lying one): the schema cannot say "unless a slug is given".
+# The excluded characters are word characters that NFKC, in the slug rule, turns into
+# combining marks or spaces: alone they make no slug.
+NO_SLUG_WORD_CHARACTERS = (
+    "\u037a\ufc5e-\ufc63\ufe70\ufe72\ufe74\ufe76\ufe78\ufe7a\ufe7c\ufe7e\uff9e\uff9f"
+)
+NewName = Annotated[
+    ShortName,
+    Field(
+        json_schema_extra={
+            "pattern": rf"^[^\x00-\x1f\x7f]*[^\W_{NO_SLUG_WORD_CHARACTERS}][^\x00-\x1f\x7f]*$",
+            "description": "Contains a letter or a digit",
+        }
+    ),
 ]
 
 
@@ -27,7 +48,7 @@ def _examples(*examples: JsonValue) -> ConfigDict:
 
 
 class NewCategory(BaseModel):
-    name: ShortName
+    name: NewName
     slug: SlugIn | None = Field(None, description="Derived from the name when not given")
     description: ShortText = ""
     position: Position | None = Field(None, description="Last when not given")
@@ -41,7 +62,7 @@ class UpdateCategory(BaseModel):
 
 
 class NewBoard(BaseModel):
-    name: ShortName
+    name: NewName
     category: SlugIn = Field(description="The slug of the category the board belongs to")
     slug: SlugIn | None = Field(None, description="Derived from the name when not given")
     description: ShortText = ""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -98,9 +98,11 @@ class TokenForm(_In):
     """The OAuth2 password-flow form behind the /docs "Authorize" button: ``username`` is
     the email. Bounded like :class:`LoginUser`, so the form is no way around its limits."""
 
-    grant_type: str | None = Field(default=None, pattern="^password$")
+    # An enum, not a pattern: "password\n" matches "^password$" in Python's re dialect.
+    grant_type: Literal["password"] = "password"
     username: Email
-    password: str = Field(max_length=256)
+    # An empty form field counts as absent ("can't be blank"): the schema says so.
+    password: str = Field(min_length=1, max_length=256)
 
 
 class TokenResponse(BaseModel):
