@@ -53,7 +53,8 @@ def test_an_article_edited_in_the_editor_shows_its_history_with_the_diff(
 
     page.get_by_test_id("history-link").click()
     page.wait_for_url(f"**/article/{enc(article['slug'])}/history")
-    assert page.locator("h1").inner_text() == f"History of “{title}”"
+    page.locator("main h1", has_text="History of").wait_for()
+    assert page.locator("main h1").inner_text() == f"History of “{title}”"
     assert page.get_by_test_id("history-count").inner_text() == "2 versions, newest first."
     versions = page.get_by_test_id("version")
     assert versions.count() == 2
@@ -259,7 +260,10 @@ def test_a_comment_is_edited_inline_and_the_edit_arrives_live(
     # "edited" leads to the comment's history.
     item.get_by_test_id("comment-edited").click()
     page.wait_for_url(f"**/article/{enc(article['slug'])}/comments/{comment['id']}/history")
-    assert page.locator("h1").inner_text() == f"History of a comment on “{article['title']}”"
+    # The address changes before the page is drawn: wait for the new heading.
+    title = f"History of a comment on “{article['title']}”"
+    page.locator("main h1", has_text="History of a comment").wait_for()
+    assert page.locator("main h1").inner_text() == title
     versions = page.get_by_test_id("version")
     assert versions.count() == 2
     diff = versions.first.get_by_test_id("diff")
