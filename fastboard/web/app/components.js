@@ -213,11 +213,9 @@ export function followButton(profile) {
 
 // --- Article page and editor pieces -------------------------------------------------
 
-const RANK = { user: 0, moderator: 1, admin: 2 };
-
 /** Whether the signed-in reader may moderate content by someone of `role` (a lower role). */
 export function outranks(role) {
-  return session.signedIn && (RANK[session.user.role] ?? 0) > (RANK[role] ?? 0) && session.isModerator;
+  return session.isModerator && roleRank(session.user.role) > roleRank(role);
 }
 
 /**

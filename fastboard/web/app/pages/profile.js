@@ -1,7 +1,7 @@
 // A profile: /profile/<name> (their articles) and /profile/<name>/favorites. Moderators
 // and admins looking at someone of a lower role get the moderation forms for them here.
 import { api, enc } from "../api.js";
-import { articleList, avatar, followButton, PAGE_SIZE, profileHref, roleBadge, roleRank } from "../components.js";
+import { articleList, avatar, followButton, outranks, PAGE_SIZE, profileHref, roleBadge } from "../components.js";
 import { failure, h, link, loading, title } from "../dom.js";
 import { session } from "../session.js";
 
@@ -46,7 +46,7 @@ function profileView(profile, { favorites, page, signal }) {
   const offset = (page - 1) * PAGE_SIZE;
   const tabHref = favorites ? `${base}/favorites` : base;
   const hrefFor = (next) => (next ? `${tabHref}?page=${next / PAGE_SIZE + 1}` : tabHref);
-  const moderates = session.isModerator && !own && roleRank(session.user.role) > roleRank(profile.role);
+  const moderates = !own && outranks(profile.role);
   return [
     h(
       "header",
