@@ -134,14 +134,13 @@ def cmd_nginx_conf(args: argparse.Namespace) -> int:
     except NginxSettingError as exc:
         raise _BadSettings(str(exc)) from exc
     given = {name: getattr(args, name) for name in LIMIT_FLAGS if getattr(args, name) is not None}
+    env_tls = from_env.tls
     try:
-        tls = (
-            tls_from(args.tls_cert, args.tls_key, args.tls_listen or "")
-            if args.tls_cert or args.tls_key
-            else from_env.tls
+        tls = tls_from(
+            args.tls_cert or (str(env_tls.cert) if env_tls else None),
+            args.tls_key or (str(env_tls.key) if env_tls else None),
+            args.tls_listen or (env_tls.listen if env_tls else ""),
         )
-        if tls is not None and args.tls_listen:
-            tls = tls_from(str(tls.cert), str(tls.key), args.tls_listen)
     except NginxSettingError as exc:
         raise _BadSettings(f"--tls-cert / --tls-key / --tls-listen: {exc}") from exc
     site = render_site_conf(

@@ -243,6 +243,7 @@ def test_hsts_is_the_apps_value_sent_by_nginx_alone_over_tls() -> None:
         ("FASTBOARD_NGINX_CONNECTIONS_PER_ADDRESS", "33", "limit_conn fastboard_addr 33;"),
         ("FASTBOARD_NGINX_UPSTREAMS", "10.0.0.2:8000, 10.0.0.3:8000", "server 10.0.0.3:8000"),
         ("FASTBOARD_NGINX_TRUSTED_PROXIES", "10.1.0.0/16", "set_real_ip_from 10.1.0.0/16;"),
+        ("FASTBOARD_NGINX_ACME_ROOT", "/var/www/acme", "root /var/www/acme;"),
     ],
 )
 def test_every_setting_is_read_from_the_environment(
@@ -314,3 +315,16 @@ def test_tls_flags_render_the_https_server(capsys: pytest.CaptureFixture[str]) -
     assert "return 301 https://$host:8443$request_uri;" in out
     assert main(["nginx-conf", "--tls-cert", "/c.pem"]) == 2
     assert "give both" in capsys.readouterr().err
+
+
+def test_tls_from_the_environment_with_the_listen_from_a_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_CERT", "/etc/tls/board.pem")
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_KEY", "/etc/tls/board.key")
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_LISTEN", "8443")
+    assert main(["nginx-conf", "--tls-listen", "9443"]) == 0
+    out = capsys.readouterr().out
+    assert "ssl_certificate /etc/tls/board.pem;" in out
+    assert "listen 9443 ssl http2;" in out
+    assert "return 301 https://$host:9443$request_uri;" in out
