@@ -48,6 +48,7 @@ def render_nginx_conf(
     more_upstreams: Sequence[Path | str] = (),
     trusted_proxies: Sequence[str] = (),
     tls: Tls | None = None,
+    acme_root: Path | None = None,
 ) -> Path:
     """Write a self-contained NGINX configuration into ``workdir``; returns ``nginx.conf``.
 
@@ -66,6 +67,7 @@ def render_nginx_conf(
         more_upstreams=more_upstreams,
         trusted_proxies=trusted_proxies,
         tls=tls,
+        acme_root=acme_root,
     )
     (workdir / "fastboard.conf").write_text(site)
     main = fill(

@@ -182,6 +182,7 @@ def start_stack(
     more_upstreams: Sequence[str] = (),
     trusted_proxies: Sequence[str] = (),
     tls: Tls | None = None,
+    acme_root: Path | None = None,
 ) -> RunningStack:
     """Render the configuration into ``workdir``, start Gunicorn, then NGINX; wait for both.
 
@@ -211,6 +212,7 @@ def start_stack(
         more_upstreams=[*more_sockets, *more_upstreams],
         trusted_proxies=trusted_proxies,
         tls=tls,
+        acme_root=acme_root,
     )
     check_nginx_conf(conf, nginx)
     app_env = gunicorn_env(
@@ -394,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             more_upstreams=site.more_upstreams,
             trusted_proxies=site.trusted_proxies,
             tls=tls,
+            acme_root=site.acme_root,
         )
     except (StackError, NginxError) as exc:
         print(f"dev.stack: {exc}", file=sys.stderr)

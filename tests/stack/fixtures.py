@@ -157,6 +157,7 @@ def make_stack(
         hosts: int = 1,
         trusted_proxies: Sequence[str] = (),
         tls: Tls | None = None,
+        acme_root: Path | None = None,
         **env: str,
     ) -> RunningStack:
         workdir = tmp_path / f"stack{len(started)}"
@@ -171,6 +172,7 @@ def make_stack(
                 hosts=hosts,
                 trusted_proxies=trusted_proxies,
                 tls=tls,
+                acme_root=acme_root,
             )
         except BaseException:
             forget_redis_keys(redis_url, environment)

@@ -62,10 +62,20 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+CHALLENGE = "acme-token-Zx81"
+
+
 @pytest.fixture
 def tls_stack(make_stack: StackFactory, tmp_path: Path) -> RunningStack:
     cert, key = self_signed(tmp_path)
-    return make_stack(workers=1, tls=Tls(cert, key, listen=f"127.0.0.1:{free_port()}"))
+    challenges = tmp_path / "acme" / ".well-known" / "acme-challenge"
+    challenges.mkdir(parents=True)
+    (challenges / CHALLENGE).write_text(f"{CHALLENGE}.key-authorization")
+    return make_stack(
+        workers=1,
+        tls=Tls(cert, key, listen=f"127.0.0.1:{free_port()}"),
+        acme_root=tmp_path / "acme",
+    )
 
 
 def trusting(stack: RunningStack) -> ssl.SSLContext:
@@ -137,6 +147,19 @@ async def test_plain_http_redirects_to_https_keeping_path_and_query(
     # Another method keeps its method and body only through a 308.
     assert (post.status_code, post.headers["location"]) == (308, f"{tls_stack.url}/api/users/login")
     assert "strict-transport-security" not in get.headers
+
+
+async def test_certificate_challenges_are_answered_over_plain_http(
+    tls_stack: RunningStack,
+) -> None:
+    """A renewal (certbot --webroot) must not depend on the certificate it renews."""
+    assert tls_stack.http_url is not None
+    async with httpx.AsyncClient(base_url=tls_stack.http_url, timeout=15) as plain:
+        token = await plain.get(f"/.well-known/acme-challenge/{CHALLENGE}")
+        missing = await plain.get("/.well-known/acme-challenge/nope")
+    assert token.status_code == 200
+    assert token.text == f"{CHALLENGE}.key-authorization"
+    assert missing.status_code == 404
 
 
 def handshake(stack: RunningStack, version: ssl.TLSVersion, alpn: list[str]) -> tuple[str, str]:
