@@ -139,3 +139,20 @@ def test_a_flood_of_refused_requests_costs_no_error_log_and_a_sample_of_access_l
     assert statuses[429] <= refused / 20
     new_errors = error_log_lines(stack)[errors_before:]
     assert len(new_errors) <= 3, new_errors[:5]
+
+
+async def test_the_apps_own_refusals_are_all_logged(make_stack: StackFactory) -> None:
+    """Only NGINX's 429s are sampled: one from the app's credential throttle reached a
+    worker, and each is worth a line."""
+    stack = make_stack(workers=1, FASTBOARD_THROTTLE="true")  # NGINX unlimited
+    guess = {"user": {"email": "nobody@example.org", "password": "guess"}}
+    async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
+        statuses = Counter(
+            [(await client.post("/api/users/login", json=guess)).status_code for _ in range(25)]
+        )
+        marker = await tags(client)
+    assert statuses[429] >= 5  # the app's address budget is 20 a minute
+    await logged(partial(nginx_log, stack), marker.headers["x-request-id"])
+    logins = [record for record in nginx_log(stack) if record["uri"] == "/api/users/login"]
+    assert Counter(record["status"] for record in logins) == statuses
+    assert {record["upstream_status"] for record in logins if record["status"] == 429} == {"429"}
