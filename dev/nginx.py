@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from fastboard.nginx_conf import NginxError, RateLimits, fill, render_site_conf
+from fastboard.nginx_conf import NginxError, RateLimits, Tls, fill, render_site_conf
 
 MAIN_TEMPLATE = Path(__file__).with_name("nginx.conf")
 
@@ -24,6 +24,7 @@ UNLIMITED = RateLimits(
     auth_burst=100_000,
     search="100000r/s",
     search_burst=100_000,
+    connections=60_000,  # NGINX's most: 65,535
 )
 
 
@@ -45,6 +46,9 @@ def render_nginx_conf(
     listen_host: str = "127.0.0.1",
     worker_processes: int | str = "auto",
     more_upstreams: Sequence[Path | str] = (),
+    trusted_proxies: Sequence[str] = (),
+    tls: Tls | None = None,
+    acme_root: Path | None = None,
 ) -> Path:
     """Write a self-contained NGINX configuration into ``workdir``; returns ``nginx.conf``.
 
@@ -61,6 +65,9 @@ def render_nginx_conf(
         access_log=str(workdir / "logs" / "access.log"),
         limits=limits,
         more_upstreams=more_upstreams,
+        trusted_proxies=trusted_proxies,
+        tls=tls,
+        acme_root=acme_root,
     )
     (workdir / "fastboard.conf").write_text(site)
     main = fill(

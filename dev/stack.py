@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ from sqlalchemy.exc import ArgumentError
 
 from dev.nginx import check_nginx_conf, nginx_command, nginx_executable, render_nginx_conf
 from fastboard.cli import migrated_once
-from fastboard.nginx_conf import NginxError, RateLimits
+from fastboard.nginx_conf import NginxError, RateLimits, Tls, settings_from_env
 from fastboard.preflight import masked_url
 from fastboard.resources import web_root
 from fastboard.serve import gunicorn_command, gunicorn_env
@@ -119,9 +120,11 @@ def unix_socket_accepts(path: Path) -> bool:
     return True
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, *, cafile: Path | None = None) -> bool:
+    """A 200 from ``url``; over HTTPS, with a certificate ``cafile`` vouches for."""
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - http only
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -144,6 +147,8 @@ class RunningStack:
     # More Gunicorn instances behind the same NGINX upstream, as other hosts would be
     # (``start_stack(hosts=…)``): (process, socket), logging to ``gunicorn<n>.log``.
     more: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
+    # With TLS: ``url`` is the HTTPS server, and this the plain-HTTP one that redirects.
+    http_url: str | None = None
 
     def in_stop_order(self) -> list[tuple[subprocess.Popen[bytes], signal.Signals, signal.Signals]]:
         """(process, graceful stop, quick stop): NGINX first, so requests it accepted can
@@ -174,6 +179,10 @@ def start_stack(
     log_to_files: bool = True,
     boot_timeout: float = 30.0,
     hosts: int = 1,
+    more_upstreams: Sequence[str] = (),
+    trusted_proxies: Sequence[str] = (),
+    tls: Tls | None = None,
+    acme_root: Path | None = None,
 ) -> RunningStack:
     """Render the configuration into ``workdir``, start Gunicorn, then NGINX; wait for both.
 
@@ -181,6 +190,8 @@ def start_stack(
     ``workdir/logs/{gunicorn,nginx}.log``; otherwise to the terminal. ``hosts`` > 1 starts
     that many Gunicorn instances (``gunicorn<n>.sock``, their own metrics directories),
     all in NGINX's upstream, as separate hosts sharing the database and Redis would be.
+    With ``tls`` (its ``listen`` a loopback ``host:port``), ``url`` is HTTPS, probed with
+    the certificate itself as the trusted authority (self-signed), and ``port`` redirects.
     """
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -198,7 +209,10 @@ def start_stack(
         web_root=web or web_root(),
         workdir=workdir,
         limits=limits,
-        more_upstreams=more_sockets,
+        more_upstreams=[*more_sockets, *more_upstreams],
+        trusted_proxies=trusted_proxies,
+        tls=tls,
+        acme_root=acme_root,
     )
     check_nginx_conf(conf, nginx)
     app_env = gunicorn_env(
@@ -231,17 +245,23 @@ def start_stack(
         for process in [gunicorn, *(process for process, _ in more)]:
             stop_process(process, signal.SIGQUIT, 10)
         raise
+    http_url = f"http://127.0.0.1:{port}"
     stack = RunningStack(
         gunicorn=gunicorn,
         nginx=front,
-        url=f"http://127.0.0.1:{port}",
+        url=f"https://{tls.listen}" if tls else http_url,
         socket=sock,
         workdir=workdir,
         more=more,
+        http_url=http_url if tls else None,
     )
+    cafile = tls.cert if tls else None
     try:
         wait_until(
-            lambda: http_ok(f"{stack.url}/health"), timeout=boot_timeout, watch=front, what="nginx"
+            lambda: http_ok(f"{stack.url}/health", cafile=cafile),
+            timeout=boot_timeout,
+            watch=front,
+            what="nginx",
         )
         if gunicorn.poll() is not None:
             raise StackError(f"gunicorn exited with status {gunicorn.returncode}")
@@ -349,8 +369,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="Gunicorn workers (default 2)")
     parser.add_argument("--workdir", type=Path, default=Path("var/stack"))
     parser.add_argument("--no-migrate", action="store_true", help="skip the migration")
+    parser.add_argument(
+        "--tls-port",
+        type=int,
+        default=8443,
+        help="HTTPS port on 127.0.0.1 when FASTBOARD_NGINX_TLS_CERT/_KEY are set (default 8443)",
+    )
     args = parser.parse_args(argv)
 
+    try:
+        # The site's settings are fastboard nginx-conf's: FASTBOARD_NGINX_* variables.
+        site = settings_from_env(os.environ)
+    except NginxError as exc:
+        print(f"dev.stack: {exc}", file=sys.stderr)
+        return 2
+    tls = site.tls and Tls(site.tls.cert, site.tls.key, listen=f"127.0.0.1:{args.tls_port}")
     env = migrated_once(get_settings(), migrate=not args.no_migrate)
     try:
         running = start_stack(
@@ -359,6 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             env=env,
             log_to_files=False,
+            limits=site.limits,
+            more_upstreams=site.more_upstreams,
+            trusted_proxies=site.trusted_proxies,
+            tls=tls,
+            acme_root=site.acme_root,
         )
     except (StackError, NginxError) as exc:
         print(f"dev.stack: {exc}", file=sys.stderr)

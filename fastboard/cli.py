@@ -8,6 +8,7 @@ stays as a parent that makes Ctrl-C a graceful stop (see fastboard.serve).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +17,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from fastboard import serve
-from fastboard.nginx_conf import NginxError, render_site_conf
+from fastboard.nginx_conf import (
+    LIMIT_FLAGS,
+    NginxError,
+    NginxSettingError,
+    RateLimits,
+    env_name,
+    limit_parser,
+    parse_trusted_proxy,
+    parse_upstream,
+    render_site_conf,
+    settings_from_env,
+    tls_from,
+)
 from fastboard.resources import web_root
 from fastboard.settings import Settings, get_settings
 from fastboard.users.roles import ROLE_NAMES
@@ -115,12 +128,34 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
 
 
 def cmd_nginx_conf(args: argparse.Namespace) -> int:
+    # FASTBOARD_NGINX_* variables first; a flag given on the command line wins.
+    try:
+        from_env = settings_from_env(os.environ)
+    except NginxSettingError as exc:
+        raise _BadSettings(str(exc)) from exc
+    given = {name: getattr(args, name) for name in LIMIT_FLAGS if getattr(args, name) is not None}
+    env_tls = from_env.tls
+    try:
+        tls = tls_from(
+            args.tls_cert or (str(env_tls.cert) if env_tls else None),
+            args.tls_key or (str(env_tls.key) if env_tls else None),
+            args.tls_listen or (env_tls.listen if env_tls else ""),
+        )
+    except NginxSettingError as exc:
+        raise _BadSettings(f"--tls-cert / --tls-key / --tls-listen: {exc}") from exc
     site = render_site_conf(
         listen=args.listen,
         upstream_socket=args.upstream_socket,
         web_root=args.web_root or web_root(),
         access_log=args.access_log,
         server_name=args.server_name,
+        limits=dataclasses.replace(from_env.limits, **given),
+        more_upstreams=args.upstream if args.upstream is not None else from_env.more_upstreams,
+        trusted_proxies=(
+            args.trusted_proxy if args.trusted_proxy is not None else from_env.trusted_proxies
+        ),
+        tls=tls,
+        acme_root=args.acme_root or from_env.acme_root,
     )
     if args.output is None:
         print(site, end="")
@@ -154,6 +189,63 @@ async def _set_role(settings: Settings, email: str, role: str) -> str:
             return await set_role_by_email(session, email, Role(role))
     finally:
         await database.dispose()
+
+
+def _argument(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse type from a fastboard.nginx_conf parser: its message, exit status 2."""
+
+    def convert(text: str) -> object:
+        try:
+            return parse(text)
+        except NginxSettingError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _add_nginx_site_settings(nginx: argparse.ArgumentParser) -> None:
+    defaults = RateLimits()
+    limits = nginx.add_argument_group(
+        "limits per client address", "each also read from the FASTBOARD_NGINX_* variable named"
+    )
+    for name, flag in LIMIT_FLAGS.items():
+        default = getattr(defaults, name)
+        limits.add_argument(
+            f"--{flag}",
+            dest=name,
+            type=_argument(limit_parser(name)),
+            metavar="RATE" if isinstance(default, str) else "N",
+            help=f"${env_name(flag)}, default {default}",
+        )
+    nginx.add_argument(
+        "--upstream",
+        action="append",
+        type=_argument(parse_upstream),
+        metavar="HOST:PORT",
+        help="another host's Gunicorn, in the upstream too; repeatable "
+        f"(${env_name('upstreams')}, comma-separated)",
+    )
+    nginx.add_argument(
+        "--trusted-proxy",
+        action="append",
+        type=_argument(parse_trusted_proxy),
+        metavar="CIDR",
+        help="a load balancer whose X-Forwarded-For names the client; repeatable "
+        f"(${env_name('trusted-proxies')}, comma-separated; default none: the header is ignored)",
+    )
+    tls = nginx.add_argument_group("HTTPS", "with a certificate, plain HTTP redirects to HTTPS")
+    tls.add_argument("--tls-cert", help=f"certificate chain, PEM (${env_name('tls-cert')})")
+    tls.add_argument("--tls-key", help=f"its private key, PEM (${env_name('tls-key')})")
+    tls.add_argument(
+        "--tls-listen",
+        help=f"HTTPS listen directive value (${env_name('tls-listen')}, default 443)",
+    )
+    nginx.add_argument(
+        "--acme-root",
+        type=Path,
+        help="directory served over plain HTTP at /.well-known/acme-challenge/ "
+        f"(certbot --webroot; ${env_name('acme-root')})",
+    )
 
 
 def _positive_int(value: str) -> int:
@@ -202,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     nginx.add_argument("--access-log", default="/var/log/nginx/fastboard.access.log")
     nginx.add_argument("--output", type=Path, help="write here instead of standard output")
+    _add_nginx_site_settings(nginx)
 
     users = commands.add_parser("users", help="manage accounts", description="manage accounts")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")

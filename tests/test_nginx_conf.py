@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from fastboard.cli import main
+from fastboard.headers import HSTS as APP_HSTS
 from fastboard.nginx_conf import (
+    HSTS,
     NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
     NginxError,
     RateLimits,
+    Tls,
     fill,
     render_site_conf,
     retry_after_seconds,
@@ -158,3 +162,173 @@ def test_pages_fall_back_to_index_html_but_top_level_files_do_not() -> None:
     nested = location(pages, '~ "^/[^/]*\\.[^/]*$"')
     assert "try_files $uri =404;" in nested
     assert 'set $fastboard_cache_control "no-cache";' in location(site(), "= /index.html")
+
+
+def test_no_trusted_proxies_means_x_forwarded_for_is_never_read() -> None:
+    rendered = site()
+    assert "set_real_ip_from" not in rendered
+    assert "real_ip_header" not in rendered
+    # What the app gets is the connection's address alone, never the client's list.
+    assert rendered.count("proxy_set_header X-Forwarded-For $remote_addr;") == 2
+    assert "$proxy_add_x_forwarded_for" not in rendered
+
+
+def test_trusted_proxies_name_the_client_recursively() -> None:
+    rendered = site(trusted_proxies=["10.0.0.0/8", "192.0.2.7"])
+    assert "set_real_ip_from 10.0.0.0/8;" in rendered
+    assert "set_real_ip_from 192.0.2.7/32;" in rendered
+    assert "real_ip_header X-Forwarded-For;" in rendered
+    assert "real_ip_recursive on;" in rendered
+
+
+def test_refusals_are_sampled_in_the_access_log_and_absent_from_the_error_log() -> None:
+    rendered = site()
+    assert re.search(r"access_log \S+ fastboard_json .* if=\$fastboard_loggable;", rendered)
+    # NGINX's own 429s only (no upstream status): the app's are always logged.
+    assert re.search(
+        r'map "\$status:\$upstream_status" \$fastboard_loggable \{\s*"429:"\s+\$fastboard_refusal',
+        rendered,
+    )
+    assert re.search(
+        r"split_clients \$request_id \$fastboard_refusal_sampled \{\s*1%\s+1;", rendered
+    )
+    assert "limit_req_log_level info;" in rendered
+    assert "limit_conn_log_level info;" in rendered
+
+
+def test_requests_in_progress_per_address_are_limited() -> None:
+    rendered = site(limits=RateLimits(connections=7))
+    assert "limit_conn fastboard_addr 7;" in rendered
+    assert "proxy_request_buffering on;" in rendered
+    with pytest.raises(NginxError, match="not a connection limit"):
+        site(limits=RateLimits(connections=70_000))
+
+
+def test_without_a_certificate_there_is_one_plain_http_server() -> None:
+    rendered = site()
+    assert rendered.count("server {") == 1
+    assert "listen 127.0.0.1:8080;" in rendered
+    assert " ssl" not in rendered.split("server {")[1].split("location")[0]
+    assert "return 301" not in rendered
+
+
+def test_with_a_certificate_https_serves_and_http_redirects() -> None:
+    tls = Tls(Path("/etc/tls/board.pem"), Path("/etc/tls/board.key"), listen="8443")
+    rendered = site(tls=tls, acme_root=Path("/var/www/acme"))
+    main, redirect = rendered.split("\nserver {")[1:]
+    assert "listen 8443 ssl http2;" in main
+    assert "ssl_certificate /etc/tls/board.pem;" in main
+    assert "ssl_certificate_key /etc/tls/board.key;" in main
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in main
+    assert "ssl_session_cache shared:" in main
+    assert "acme-challenge" not in main
+    assert "listen 127.0.0.1:8080;" in redirect
+    assert "return 301 https://$host:8443$request_uri;" in redirect
+    assert "return 308 https://$host:8443$request_uri;" in redirect
+    assert "root /var/www/acme;" in location(redirect, "^~ /.well-known/acme-challenge/")
+    assert "return 301 https://$host$request_uri;" in site(tls=Tls(Path("/c"), Path("/k")))
+
+
+def test_hsts_is_the_apps_value_sent_by_nginx_alone_over_tls() -> None:
+    rendered = site()
+    assert HSTS == APP_HSTS
+    assert re.search(rf'map \$https \$fastboard_hsts \{{\s*on\s+"{re.escape(HSTS)}";', rendered)
+    assert "proxy_hide_header Strict-Transport-Security;" in rendered
+    # Server-wide and restated where a location declares headers of its own.
+    assert rendered.count("add_header Strict-Transport-Security $fastboard_hsts always;") == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("FASTBOARD_NGINX_GENERAL_RATE", "7r/s", "zone=fastboard_api:10m rate=7r/s;"),
+        ("FASTBOARD_NGINX_AUTH_BURST", "9", "limit_req zone=fastboard_auth burst=9 nodelay;"),
+        ("FASTBOARD_NGINX_SEARCH_RATE", "2r/m", "zone=fastboard_search:10m rate=2r/m;"),
+        ("FASTBOARD_NGINX_CONNECTIONS_PER_ADDRESS", "33", "limit_conn fastboard_addr 33;"),
+        ("FASTBOARD_NGINX_UPSTREAMS", "10.0.0.2:8000, 10.0.0.3:8000", "server 10.0.0.3:8000"),
+        ("FASTBOARD_NGINX_TRUSTED_PROXIES", "10.1.0.0/16", "set_real_ip_from 10.1.0.0/16;"),
+        ("FASTBOARD_NGINX_ACME_ROOT", "/var/www/acme", "root /var/www/acme;"),
+    ],
+)
+def test_every_setting_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["nginx-conf"]) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_a_flag_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FASTBOARD_NGINX_GENERAL_RATE", "7r/s")
+    monkeypatch.setenv("FASTBOARD_NGINX_TRUSTED_PROXIES", "10.1.0.0/16")
+    flags = ["--general-rate", "3r/s", "--trusted-proxy", "10.2.0.0/16", "--upstream", "h:81"]
+    assert main(["nginx-conf", *flags, "--trusted-proxy", "10.3.0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "zone=fastboard_api:10m rate=3r/s;" in out
+    assert re.findall(r"set_real_ip_from (\S+);", out) == ["10.2.0.0/16", "10.3.0.1/32"]
+    assert "server h:81 max_fails=0;" in out
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--general-rate", "20/s"],
+        ["--auth-rate", "0r/m"],
+        ["--search-burst", "-1"],
+        ["--connections-per-address", "0"],
+        ["--trusted-proxy", "10.0.0.0/33"],
+        ["--upstream", "no-port"],
+    ],
+)
+def test_a_malformed_flag_is_a_usage_error(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["nginx-conf", *flags])
+    assert exited.value.code == 2
+    assert f"argument {flags[0]}: not a" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FASTBOARD_NGINX_GENERAL_RATE", "lots"),
+        ("FASTBOARD_NGINX_TRUSTED_PROXIES", "10.0.0.1,proxy.example"),
+        ("FASTBOARD_NGINX_TLS_CERT", "/etc/tls/board.pem"),  # and no key
+    ],
+)
+def test_a_malformed_variable_is_named_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["nginx-conf"]) == 2
+    assert variable in capsys.readouterr().err
+
+
+def test_tls_flags_render_the_https_server(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--tls-cert", "/c.pem", "--tls-key", "/k.pem", "--tls-listen", "127.0.0.1:8443"]
+    assert main(["nginx-conf", "--listen", "127.0.0.1:8080", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "listen 127.0.0.1:8443 ssl http2;" in out
+    assert "return 301 https://$host:8443$request_uri;" in out
+    assert main(["nginx-conf", "--tls-cert", "/c.pem"]) == 2
+    assert "give both" in capsys.readouterr().err
+
+
+def test_tls_from_the_environment_with_the_listen_from_a_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_CERT", "/etc/tls/board.pem")
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_KEY", "/etc/tls/board.key")
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_LISTEN", "8443")
+    assert main(["nginx-conf", "--tls-listen", "9443"]) == 0
+    out = capsys.readouterr().out
+    assert "ssl_certificate /etc/tls/board.pem;" in out
+    assert "listen 9443 ssl http2;" in out
+    assert "return 301 https://$host:9443$request_uri;" in out

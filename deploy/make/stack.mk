@@ -4,6 +4,7 @@
 #   make serve          Gunicorn + Uvicorn workers alone on http://127.0.0.1:$(PORT) (8000)
 #   make stack          NGINX on http://127.0.0.1:$(PORT) (8080) in front of Gunicorn (unix socket)
 #   make stack PORT=9000 WORKERS=4
+#   FASTBOARD_NGINX_TLS_CERT=… FASTBOARD_NGINX_TLS_KEY=… make stack TLS_PORT=8443
 #
 # Both migrate the database once before any worker starts. `serve` is `fastboard serve`,
 # as on a server; `stack` is development tooling (dev/stack.py), run from the checkout.
@@ -20,4 +21,4 @@ serve: $(if $(BIN),install)
 	$(STACK_BIN)/python -m fastboard serve --bind 127.0.0.1:$(or $(PORT),8000) $(if $(WORKERS),--workers $(WORKERS))
 
 stack: $(if $(BIN),install)
-	$(STACK_BIN)/python -m dev.stack --port $(or $(PORT),8080) $(if $(WORKERS),--workers $(WORKERS))
+	$(STACK_BIN)/python -m dev.stack --port $(or $(PORT),8080) $(if $(WORKERS),--workers $(WORKERS)) $(if $(TLS_PORT),--tls-port $(TLS_PORT))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from uuid import uuid4
 
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from dev.nginx import UNLIMITED, nginx_executable
 from dev.stack import RunningStack, free_port, settings_env, start_stack
 from fastboard.migrate import upgrade_to_head
-from fastboard.nginx_conf import RateLimits
+from fastboard.nginx_conf import RateLimits, Tls
 from fastboard.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -155,6 +155,9 @@ def make_stack(
         limits: RateLimits = UNLIMITED,
         database_url: str | None = None,
         hosts: int = 1,
+        trusted_proxies: Sequence[str] = (),
+        tls: Tls | None = None,
+        acme_root: Path | None = None,
         **env: str,
     ) -> RunningStack:
         workdir = tmp_path / f"stack{len(started)}"
@@ -167,6 +170,9 @@ def make_stack(
                 env=environment,
                 limits=limits,
                 hosts=hosts,
+                trusted_proxies=trusted_proxies,
+                tls=tls,
+                acme_root=acme_root,
             )
         except BaseException:
             forget_redis_keys(redis_url, environment)

@@ -27,6 +27,8 @@ def test_stack_serves_until_interrupted_then_stops_both_servers(
     )
     # dev/ is tooling of the checkout, not of the installed package.
     env["PYTHONPATH"] = str(pytestconfig.rootpath)
+    # The site's settings are fastboard nginx-conf's variables.
+    env["FASTBOARD_NGINX_AUTH_RATE"] = "3r/m"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with serving(
@@ -48,6 +50,7 @@ def test_stack_serves_until_interrupted_then_stops_both_servers(
     workdir = tmp_path / "var" / "stack"
     assert not (workdir / "gunicorn.sock").exists()
     assert (workdir / "nginx.conf").exists()
+    assert "zone=fastboard_auth:10m rate=3r/m;" in (workdir / "fastboard.conf").read_text()
 
 
 def test_env_file_keeps_secrets_out_and_only_its_owner_can_read_it(

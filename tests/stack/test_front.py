@@ -196,6 +196,8 @@ async def test_security_headers_on_pages_and_api(client: httpx.AsyncClient) -> N
         assert response.headers.get_list("x-frame-options") == ["DENY"]
         assert response.headers.get_list("referrer-policy") == ["strict-origin-when-cross-origin"]
         assert "server" not in response.headers or response.headers["server"] == "nginx"
+        # HSTS only over TLS (tests/stack/test_nginx_tls.py): a browser ignores it here.
+        assert "strict-transport-security" not in response.headers
     assert page.headers["content-security-policy"] == WEB_CSP
     # The app's policy for JSON, which lets an answer do nothing in a browser.
     assert api.headers.get_list("content-security-policy") == [API_CSP]
