@@ -427,6 +427,10 @@ class ReadCache:
             await asyncio.sleep(RESYNC_SECONDS)
             troubles = self._troubles
             try:
+                # Idle connections Redis dropped would each be found reopened later, a
+                # trouble each: open them anew, after this advance.
+                await self.client.connection_pool.disconnect(inuse_connections=False)
+                self._connected.clear()
                 await self._bump([], generation=True)
             except (RedisError, OSError):
                 continue  # still away: said once already

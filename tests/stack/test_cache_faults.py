@@ -20,7 +20,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_redis
-from tests.stack.conftest import StackFactory, app_errors, each_request_a_new_connection, register
+from tests.stack.conftest import (
+    StackFactory,
+    app_errors,
+    app_log,
+    each_request_a_new_connection,
+    register,
+)
 from tests.stack.forwarder import TcpForwarder
 from tests.stack.waiting import until
 
@@ -184,6 +190,13 @@ async def test_writes_acknowledged_while_redis_is_away_are_never_read_stale_afte
     assert [read for read in reads if read.stale] == []
     assert hits_warm > 0  # the cache served before the outage
     assert app_errors(stack) == []
+    # A warning or two per worker for the whole outage, not one per request.
+    warnings = [
+        record
+        for record in app_log(stack)
+        if record.get("logger") == "fastboard.cache" and record.get("level") == "WARNING"
+    ]
+    assert len(warnings) <= 2 * 2, warnings
     down, back = readers.count("down"), readers.count("back")
     print(  # the figures for the report (pytest -s)
         f"\nreads: {len(reads)} ({down} while Redis was away, {back} after), all 200, 0 stale;"
