@@ -400,7 +400,7 @@ class ReadCache:
     async def _on_connect(self, connection: AbstractConnection) -> None:
         if connection in self._connected:
             # Dropped, then opened again: Redis went away meanwhile, for some writers too.
-            self._trouble("connection", "reopened")
+            self._trouble("a connection Redis dropped was reopened")
             return
         self._connected.add(connection)
         await connection.send_command("INFO", "server")
@@ -411,12 +411,12 @@ class ReadCache:
         if self._run_id is not None and run_id != self._run_id:
             # Restarted: its data is lost, or restored from a snapshot older than the
             # last bumps.
-            self._trouble("server", "restarted")
+            self._trouble("Redis restarted")
         self._run_id = run_id
 
-    def _trouble(self, action: str, error: object) -> None:
+    def _trouble(self, reason: str) -> None:
         if self.in_sync:
-            log.warning("read cache %s failed, bypassing it until Redis answers: %r", action, error)
+            log.warning("read cache bypassed until Redis answers: %s", reason)
         self._troubles += 1
         if self._resync is None or self._resync.done():
             self._resync = asyncio.get_running_loop().create_task(self._resynchronise())
@@ -452,7 +452,7 @@ class ReadCache:
         try:
             hit, value = await self.scripts[0](keys=[self._prefix + key, self._clock])
         except (RedisError, OSError) as error:
-            self._trouble("lookup", error)
+            self._trouble(f"lookup failed: {error!r}")
             return _UNAVAILABLE
         if self._troubles != troubles:
             return _UNAVAILABLE  # its connection was reopened: the answer may be old
@@ -475,7 +475,7 @@ class ReadCache:
         try:
             stored = await self.scripts[1](keys=[self._prefix + key, self._clock], args=args)
         except (RedisError, OSError) as error:
-            self._trouble("store", error)
+            self._trouble(f"store failed: {error!r}")
             return False
         return bool(stored)
 
@@ -489,7 +489,7 @@ class ReadCache:
             await self._bump(keys, generation=not self.in_sync)
         except (RedisError, OSError) as error:
             # The write stands; what it changed is evicted once Redis answers again.
-            self._trouble("invalidation", error)
+            self._trouble(f"invalidation failed: {error!r}")
             return
         self._covered = max(self._covered, troubles)
 
