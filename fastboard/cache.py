@@ -46,7 +46,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -419,7 +419,10 @@ class ReadCache:
             log.warning("read cache bypassed until Redis answers: %s", reason)
         self._troubles += 1
         if self._resync is None or self._resync.done():
-            self._resync = asyncio.get_running_loop().create_task(self._resynchronise())
+            # A context of its own: not the request's that noticed (its request id).
+            self._resync = asyncio.get_running_loop().create_task(
+                self._resynchronise(), context=Context()
+            )
 
     async def _resynchronise(self) -> None:
         """Advance the generation once Redis answers, then trust the cache again."""
