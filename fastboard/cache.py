@@ -23,29 +23,41 @@ reader notes the clock when it looks up, and stores its answer only if none of i
 was bumped since; a bump after the store changes a version the entry holds. So an answer
 read before a write is never served after it. A lookup, a store and a bump are each one
 Lua script, one round trip, atomic. A lost key (restart, eviction) is a miss, never a
-revived entry. Entries expire after ``cache_ttl_seconds`` (staleness should a bump be
-lost, or a change bypass the API). Redis trouble never fails a request: the cache steps
-aside for a few seconds and the database answers. One Redis server, not a Cluster (the
+revived entry. Entries expire after ``cache_ttl_seconds`` (staleness should a change
+bypass the API).
+
+Redis trouble never fails a request: the cache steps aside and the database answers. A
+bump that fails is not lost either: every entry also depends on one *generation* key, and
+a worker that saw trouble (an error, a connection Redis dropped, Redis restarted with its
+data lost or restored from a snapshot) serves nothing from the cache until it has advanced
+the generation, in the background as soon as Redis answers. So every worker that went
+through an outage evicts all that was stored before it, whichever of them recovers first;
+a write acknowledged by a worker that alone lost Redis is evicted within ``RESYNC_SECONDS``
+of Redis answering it again. One Redis server, not a Cluster (the
 scripts read keys named inside entries). The client is created on first use, in the
 worker's event loop (never before Gunicorn forks), like the database engine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextvars import ContextVar
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.applications import Starlette
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,8 +73,9 @@ log = logging.getLogger(__name__)
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 _READS = "__fastboard_cache_reads__"
 
-# After a Redis error, how long requests go straight to the database before trying again.
-BACKOFF_SECONDS = 5.0
+# After Redis trouble, how often the cache tries to advance the generation (all the while
+# requests go straight to the database).
+RESYNC_SECONDS = 0.5
 # Redis sits next to the app: a reply slower than this means trouble, not load.
 SOCKET_TIMEOUT_SECONDS = 0.5
 # A key's version outlives every entry stored with it; once gone, such entries are misses.
@@ -292,8 +305,38 @@ class Lookup:
 _UNAVAILABLE = Lookup(None, None)
 
 
+class _WatchedPool(ConnectionPool):
+    """A connection pool that tells ``on_connect`` of every connection it opens or reopens,
+    before the connection carries a command."""
+
+    on_connect: Callable[[AbstractConnection], Awaitable[None]] | None = None
+
+    def make_connection(self) -> AbstractConnection:
+        connection: AbstractConnection = super().make_connection()  # type: ignore[no-untyped-call]
+        connection.register_connect_callback(self._connected)  # type: ignore[no-untyped-call]
+        return connection
+
+    async def _connected(self, connection: AbstractConnection) -> None:
+        if self.on_connect is not None:
+            await self.on_connect(connection)
+
+
+def _run_id(info: bytes) -> bytes:
+    """The server's ``run_id`` (new at every start) from an ``INFO server`` reply."""
+    for line in info.splitlines():
+        if line.startswith(b"run_id:"):
+            return line.removeprefix(b"run_id:").strip()
+    return b""
+
+
 class ReadCache:
-    """One process's view of the shared cache; inert when no Redis URL is configured."""
+    """One process's view of the shared cache; inert when no Redis URL is configured.
+
+    Out of sync: after any Redis error, or a connection Redis dropped, or Redis found
+    restarted, this worker may have missed a bump, and so may others. It then serves
+    nothing from the cache, and a background task advances the generation, on which every
+    entry depends, as soon as Redis answers: no answer stored before is served again.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.enabled = bool(settings.redis_url) and settings.cache_ttl_seconds > 0
@@ -303,19 +346,31 @@ class ReadCache:
         self._prefix = f"{settings.redis_prefix}:read:"
         self._version_prefix = f"{settings.redis_prefix}:read-key:"
         self._clock = f"{settings.redis_prefix}:read-clock"
+        # Outside the version keys' names (those are quoted): no domain key can be it.
+        self._generation = f"{settings.redis_prefix}:read-generation"
         self._client: Redis | None = None
         self._scripts: tuple[AsyncScript, AsyncScript, AsyncScript] | None = None
-        self._down_until = 0.0
+        # Out of sync while more trouble was seen than the last advance covers.
+        self._troubles = 0
+        self._covered = 0
+        self._connected: weakref.WeakSet[AbstractConnection] = weakref.WeakSet()
+        self._run_id: bytes | None = None
+        self._resync: asyncio.Task[None] | None = None
 
     @property
     def client(self) -> Redis:
         if self._client is None:
             assert self._url is not None
-            self._client = Redis.from_url(
+            pool = _WatchedPool.from_url(
                 self._url,
                 socket_timeout=SOCKET_TIMEOUT_SECONDS,
                 socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+                # A failed call is trouble to know of, not to retry quietly on a new
+                # connection (nor to sleep over in the middle of a request).
+                retry=Retry(NoBackoff(), 0),
             )
+            pool.on_connect = self._on_connect
+            self._client = Redis(connection_pool=pool)
         return self._client
 
     @property
@@ -334,24 +389,76 @@ class ReadCache:
         # Quoted: an entry lists its keys separated by spaces.
         return self._version_prefix + quote(key, safe=":/-_.~")
 
-    def _available(self) -> bool:
-        return self.enabled and time.monotonic() >= self._down_until
+    @property
+    def in_sync(self) -> bool:
+        """Whether this worker trusts the cache: no trouble since the last advance."""
+        return self._troubles == self._covered
 
-    def _failed(self, action: str, error: Exception) -> None:
-        self._down_until = time.monotonic() + BACKOFF_SECONDS
-        log.warning(
-            "read cache %s failed, bypassing it for %.0fs: %r", action, BACKOFF_SECONDS, error
-        )
+    def _available(self) -> bool:
+        return self.enabled and self.in_sync
+
+    async def _on_connect(self, connection: AbstractConnection) -> None:
+        if connection in self._connected:
+            # Dropped, then opened again: Redis went away meanwhile, for some writers too.
+            self._trouble("a connection Redis dropped was reopened")
+            return
+        self._connected.add(connection)
+        await connection.send_command("INFO", "server")
+        try:
+            run_id = _run_id(await connection.read_response())
+        except ResponseError:  # INFO not allowed to this user: restarts go unseen
+            return
+        if self._run_id is not None and run_id != self._run_id:
+            # Restarted: its data is lost, or restored from a snapshot older than the
+            # last bumps.
+            self._trouble("Redis restarted")
+        self._run_id = run_id
+
+    def _trouble(self, reason: str) -> None:
+        if self.in_sync:
+            log.warning("read cache bypassed until Redis answers: %s", reason)
+        self._troubles += 1
+        if self._resync is None or self._resync.done():
+            # A context of its own: not the request's that noticed (its request id).
+            self._resync = asyncio.get_running_loop().create_task(
+                self._resynchronise(), context=Context()
+            )
+
+    async def _resynchronise(self) -> None:
+        """Advance the generation once Redis answers, then trust the cache again."""
+        while not self.in_sync:
+            await asyncio.sleep(RESYNC_SECONDS)
+            troubles = self._troubles
+            try:
+                # Idle connections Redis dropped would each be found reopened later, a
+                # trouble each: open them anew, after this advance.
+                await self.client.connection_pool.disconnect(inuse_connections=False)
+                self._connected.clear()
+                await self._bump([], generation=True)
+            except (RedisError, OSError):
+                continue  # still away: said once already
+            self._covered = max(self._covered, troubles)
+        log.info("read cache back: answers stored before the trouble are no longer served")
+
+    async def _bump(self, keys: Iterable[str], *, generation: bool) -> None:
+        args: list[str | int] = [self._key_ttl]
+        args += (self.version_key(name) for name in sorted(keys))
+        if generation:
+            args.append(self._generation)
+        await self.scripts[2](keys=[self._clock], args=args)
 
     async def lookup(self, key: str) -> Lookup:
         """The answer stored under ``key`` if it is current, and the clock to note."""
         if not self._available():
             return _UNAVAILABLE
+        troubles = self._troubles
         try:
             hit, value = await self.scripts[0](keys=[self._prefix + key, self._clock])
         except (RedisError, OSError) as error:
-            self._failed("lookup", error)
+            self._trouble(f"lookup failed: {error!r}")
             return _UNAVAILABLE
+        if self._troubles != troubles:
+            return _UNAVAILABLE  # its connection was reopened: the answer may be old
         if not hit:
             return Lookup(None, value)
         extra, _, body = value.partition(b"\n")
@@ -365,12 +472,13 @@ class ReadCache:
         if not self._available() or b"\n" in extra:  # a newline ends ``extra`` in the entry
             return False
         versions = [self.version_key(name) for name in sorted(keys)]
+        versions.append(self._generation)
         args: list[bytes | str | int] = [noted, self._ttl, self._key_ttl, extra + b"\n" + body]
         args += versions
         try:
             stored = await self.scripts[1](keys=[self._prefix + key, self._clock], args=args)
         except (RedisError, OSError) as error:
-            self._failed("store", error)
+            self._trouble(f"store failed: {error!r}")
             return False
         return bool(stored)
 
@@ -378,17 +486,24 @@ class ReadCache:
         """Make every stored answer that depends on one of ``keys`` old."""
         if not self.enabled:
             return
-        args: list[str | int] = [self._key_ttl]
-        args += (self.version_key(name) for name in sorted(keys))
+        troubles = self._troubles
         try:
-            # Even in backoff: a lost bump leaves stale answers until they expire.
-            await self.scripts[2](keys=[self._clock], args=args)
+            # Out of sync, it advances the generation too: a bump may have been lost.
+            await self._bump(keys, generation=not self.in_sync)
         except (RedisError, OSError) as error:
-            self._failed("invalidation", error)
+            # The write stands; what it changed is evicted once Redis answers again.
+            self._trouble(f"invalidation failed: {error!r}")
+            return
+        self._covered = max(self._covered, troubles)
 
     async def close(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resync
+            self._resync = None
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)
             self._client = None
             self._scripts = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.engine import Dialect, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -146,6 +147,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "handle_error", _sqlite_full_explains)
     else:
         event.listen(engine.sync_engine, "checkout", _discard_closed)
     return engine
@@ -156,7 +158,31 @@ WRITE_INTENT = "fastboard_write_intent"
 AUTOCOMMIT_READS = "fastboard_autocommit_reads"
 
 
+# Where a connection keeps the SQLITE_FULL error that ended its transaction.
+_FULL = "fastboard_sqlite_full"
+
+
+def _sqlite_full_explains(context: ExceptionContext) -> BaseException | None:
+    """Raise the SQLITE_FULL error in place of the "no such savepoint" it causes.
+
+    A full database makes SQLite roll the whole transaction back on its own; the ROLLBACK
+    TO SAVEPOINT that follows then fails, and its error would hide why.
+    """
+    connection = context.connection
+    if connection is None:
+        return None
+    original = context.original_exception
+    if getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        connection.info[_FULL] = context.sqlalchemy_exception
+        return None
+    full: BaseException | None = connection.info.pop(_FULL, None)
+    if full is not None and "no such savepoint" in str(original):
+        return full
+    return None
+
+
 def _sqlite_begin(connection: Any) -> None:
+    connection.info.pop(_FULL, None)
     # A deferred BEGIN that reads first and writes later fails at once with "database is
     # locked" when another connection committed in between; BEGIN IMMEDIATE takes the
     # write lock up front (waiting busy_timeout for it). Reads keep the deferred BEGIN so

@@ -10,6 +10,7 @@ import errno
 import logging
 import re
 import socket
+import sqlite3
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -195,17 +196,51 @@ async def _os_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(request, exc)
 
 
+# PostgreSQL's SQLSTATE class 53, insufficient resources: disk full, out of memory, too
+# many connections. The server's trouble, not the request's.
+_INSUFFICIENT_RESOURCES = "53"
+_DISK_FULL = "53100"
+FULL_RETRY_AFTER_SECONDS = 60  # space is freed by an operator, not in a few seconds
+
+
+def _is_full(exc: DBAPIError) -> bool:
+    """The database has no room left for the write: SQLite's SQLITE_FULL (its disk, or
+    ``max_page_count``) or PostgreSQL's disk_full."""
+    driver_error = exc.orig
+    if getattr(driver_error, "sqlstate", None) == _DISK_FULL:
+        return True
+    return isinstance(driver_error, sqlite3.Error) and (
+        driver_error.sqlite_errorcode == sqlite3.SQLITE_FULL
+        or "database or disk is full" in str(driver_error)
+    )
+
+
+async def _database_full(request: Request, exc: Exception) -> JSONResponse:
+    # An error, not a warning: only an operator can free the space.
+    log.error("database full during %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        {"database": ["is full, try again later"]},
+        {"Retry-After": str(FULL_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    """Connection trouble is a 503; anything else from the driver is a bug (500).
+    """Connection trouble and a database out of room are 503s; anything else from the
+    driver is a bug (500).
 
     An error with no statement was raised while connecting (say, the database does not
     exist yet): the service is unavailable, not broken by this request.
     """
     assert isinstance(exc, DBAPIError)
+    if _is_full(exc):
+        return await _database_full(request, exc)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
     if (
         exc.connection_invalidated
         or exc.statement is None
         or isinstance(exc, (OperationalError, InterfaceError))
+        or sqlstate.startswith(_INSUFFICIENT_RESOURCES)
     ):
         return await _database_unavailable(request, exc)
     return await _unexpected(request, exc)

@@ -6,25 +6,35 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
+import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from uuid import uuid4
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from dev.stack import free_port, spawn, stop_process, wait_until
 from fastboard.app import create_app
 from fastboard.articles import repository as articles_repository
 from fastboard.articles.models import Tag
-from fastboard.cache import MIN_KEY_TTL_SECONDS, Found, ReadCache
+from fastboard.cache import MIN_KEY_TTL_SECONDS, Found, Lookup, ReadCache
 from fastboard.db import SessionDep
 from fastboard.settings import Settings
 from tests.articles.conftest import favorite, follow
 from tests.conftest import (
+    IN_CI,
     CachedReads,
     auth,
     create_article,
@@ -32,6 +42,7 @@ from tests.conftest import (
     register,
     require_redis,
 )
+from tests.stack.forwarder import TcpForwarder
 
 pytestmark = pytest.mark.anyio
 
@@ -565,3 +576,156 @@ async def test_attached_bytes_with_a_newline_are_not_stored(
     assert lookup.noted is not None
     assert not await cache.store("/page", lookup.noted, ["k"], b"{}", b"a\nb")
     assert (await cache.lookup("/page")).found is None
+
+
+# Redis goes away and comes back: a bump that could not be made must not let answers
+# stored before it be served afterwards, by any worker.
+
+
+@pytest.fixture
+async def own_prefix(cache_on: Settings, redis: Redis) -> AsyncIterator[Settings]:
+    """The suite's settings under a key prefix of the test's own, emptied at its end (the
+    caches these tests make are not the app's)."""
+    prefix = f"test-{uuid4().hex}"
+    yield cache_on.model_copy(update={"redis_prefix": prefix})
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+    if keys:
+        await redis.delete(*keys)
+
+
+@pytest.fixture
+def through_forwarder(own_prefix: Settings) -> Iterator[tuple[TcpForwarder, Settings]]:
+    """A forwarder to the suite's Redis, and the settings of a worker that goes through it."""
+    assert own_prefix.redis_url is not None
+    parts = urlsplit(own_prefix.redis_url)
+    forwarder = TcpForwarder(parts.hostname or "127.0.0.1", parts.port or 6379)
+    forwarder.start()
+    url = parts._replace(netloc=f"127.0.0.1:{forwarder.port}").geturl()
+    yield forwarder, own_prefix.model_copy(update={"redis_url": url})
+    forwarder.close()
+
+
+async def answers_until_served(cache: ReadCache, key: str) -> list[Lookup]:
+    """Look ``key`` up until the cache answers again (a hit or a miss); every lookup."""
+    lookups: list[Lookup] = []
+    with anyio.fail_after(15):
+        while not lookups or lookups[-1].outcome == "unavailable":
+            lookups.append(await cache.lookup(key))
+            await asyncio.sleep(0.02)
+    return lookups
+
+
+async def test_a_bump_lost_while_redis_was_away_leaves_no_old_answer_served(
+    through_forwarder: tuple[TcpForwarder, Settings],
+) -> None:
+    forwarder, settings = through_forwarder
+    writer, reader = ReadCache(settings), ReadCache(settings)  # two workers
+    try:
+        assert await stored(reader, "/page", ["article:1"])
+        assert (await writer.lookup("/page")).found is not None  # both serve it
+
+        forwarder.stop()
+        await writer.invalidate(["article:1"])  # committed and acknowledged; not bumped
+        forwarder.start()
+
+        # The reader never saw an error: its connection was dropped, quietly reopened.
+        for cache in (reader, writer):
+            answers = await answers_until_served(cache, "/page")
+            assert [answer.found for answer in answers] == [None] * len(answers)
+            assert answers[-1].outcome == "miss"
+        # A worker started afterwards, which knows nothing of the outage, neither.
+        started_later = ReadCache(settings)
+        assert (await started_later.lookup("/page")).found is None
+        await started_later.close()
+        # And the cache works again.
+        assert await stored(reader, "/page", ["article:1"])
+        assert (await writer.lookup("/page")).found is not None
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_worker_that_alone_lost_redis_evicts_old_answers_when_it_is_back(
+    through_forwarder: tuple[TcpForwarder, Settings], own_prefix: Settings
+) -> None:
+    """The writer's own Redis connection failed, the reader's never did."""
+    forwarder, settings = through_forwarder
+    writer, reader = ReadCache(settings), ReadCache(own_prefix)
+    try:
+        assert await stored(reader, "/page", ["article:1"])
+        forwarder.stop()
+        await writer.invalidate(["article:1"])
+        assert (await reader.lookup("/page")).found is not None  # the window: no way to know
+        forwarder.start()
+
+        await answers_until_served(writer, "/page")  # the writer has caught up
+        assert (await reader.lookup("/page")).found is None
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+class RedisServer:
+    """A Redis server of the test's own, which it may crash and start again from its
+    snapshot."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        self._command += ["--dir", str(directory), "--save", "", "--appendonly", "no"]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = spawn(self._command, output=Path(os.devnull))
+        wait_until(self._answers, timeout=10, watch=self._process, what="redis-server")
+
+    def _answers(self) -> bool:
+        with SyncRedis.from_url(self.url, socket_connect_timeout=1) as client:
+            try:
+                return bool(client.ping())
+            except RedisError:
+                return False
+
+    def crash(self) -> None:
+        """Gone at once, saving nothing: what comes back is the last snapshot."""
+        if self._process is not None:
+            stop_process(self._process, signal.SIGKILL, timeout=10)
+            self._process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if IN_CI:
+            pytest.fail("redis-server is not installed (required when CI=true)")
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    yield server
+    server.crash()
+
+
+async def test_redis_restored_from_an_older_snapshot_serves_no_answer_bumped_since(
+    own_redis: RedisServer, settings: Settings
+) -> None:
+    cache = ReadCache(settings.model_copy(update={"redis_url": own_redis.url}))
+    admin = Redis.from_url(own_redis.url)
+    try:
+        assert await stored(cache, "/page", ["article:1"])
+        await admin.save()  # the snapshot holds the answer and its versions
+        await cache.invalidate(["article:1"])  # bumped after the snapshot
+        assert (await cache.lookup("/page")).found is None
+
+        own_redis.crash()
+        own_redis.start()  # restored from the snapshot: the bump is gone
+        await admin.aclose()
+        admin = Redis.from_url(own_redis.url)
+        assert await admin.get(f"{settings.redis_prefix}:read:/page") is not None
+
+        answers = await answers_until_served(cache, "/page")
+        assert [answer.found for answer in answers] == [None] * len(answers)
+    finally:
+        await cache.close()
+        await admin.aclose()

@@ -46,6 +46,7 @@ class TcpForwarder:
 
     def close(self) -> None:
         self.stop()
+        self._call(self._settle())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -66,6 +67,14 @@ class TcpForwarder:
         self._open.clear()
         if server is not None:
             await server.wait_closed()
+
+    @staticmethod
+    async def _settle() -> None:
+        """End the connections' tasks, so none is destroyed pending with the loop."""
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _accept(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
