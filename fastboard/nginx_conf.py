@@ -20,7 +20,9 @@ SITE_TEMPLATE = "nginx_site.conf"
 # NGINX closes an idle upstream connection after this long (``keepalive_timeout`` in the
 # ``upstream`` block). Gunicorn's keepalive must be longer, or a worker may close a
 # connection at the very moment NGINX sends a request on it: a 502 no retry explains.
-NGINX_UPSTREAM_KEEPALIVE_TIMEOUT = 60
+# Short, because a stopping worker waits this long for NGINX to close its idle connections
+# (fastboard.worker.DRAIN_IDLE_SECONDS); a busy pool is reused long before it expires.
+NGINX_UPSTREAM_KEEPALIVE_TIMEOUT = 4
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
