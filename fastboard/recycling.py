@@ -115,6 +115,9 @@ class RecycleTurns:
             if holder not in (0, pid) and not _alive(holder):
                 self._write(0, 0.0)
 
+    def close(self) -> None:
+        self._file.close()
+
     def holder(self) -> int:
         with self._locked():
             return self._read()[0]
