@@ -7,6 +7,7 @@ of closing idle ones under a client that has just sent its next request on one.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import anyio
@@ -91,3 +92,10 @@ async def test_recycled_workers_cost_no_request_direct_or_through_nginx(
     # Each new worker replaced one that retired, and said why.
     assert len(recycles(stack)) >= RECYCLES, story
     assert stack.gunicorn.poll() is None
+    # Figures for the README, not assertions.
+    print(
+        f"\n{len(recycles(stack))} recycles; direct: {len(loads[0].outcomes)} requests, "
+        f"{sum(unexpected(loads[0]).values())} failed; through NGINX: "
+        f"{len(loads[1].outcomes)} requests, {sum(unexpected(loads[1]).values())} failed",
+        file=sys.stderr,
+    )
