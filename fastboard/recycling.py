@@ -92,8 +92,9 @@ class RecycleTurns:
         self._stale_after = stale_after
 
     @classmethod
-    def create(cls, stale_after: float) -> RecycleTurns:
-        file = tempfile.TemporaryFile()  # noqa: SIM115 - open for the master's lifetime
+    def create(cls, stale_after: float, directory: str | None = None) -> RecycleTurns:
+        """In ``directory`` (Gunicorn's worker_tmp_dir), else the system's temporary one."""
+        file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - open for the master's lifetime
         file.write(cls._RECORD.pack(0, 0.0))
         file.flush()
         return cls(file, stale_after)

@@ -205,7 +205,8 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
     def check_config(cls, cfg: Any, log: Any) -> None:
         if cls.turns is None:
             # A retirement takes at most a drain (graceful_timeout) and a boot (timeout).
-            cls.turns = RecycleTurns.create(stale_after=cfg.graceful_timeout + cfg.timeout)
+            stale_after = cfg.graceful_timeout + cfg.timeout
+            cls.turns = RecycleTurns.create(stale_after, directory=cfg.worker_tmp_dir)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -220,3 +220,19 @@ def test_drain_outlasts_nginx_idle_connections() -> None:
     is about to close."""
     assert DRAIN_IDLE_SECONDS > NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
     assert graceful_shutdown_seconds(30) > DRAIN_IDLE_SECONDS
+
+
+def test_the_master_creates_one_recycle_turn_for_all_its_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(UvicornWorker, "turns", None)
+    cfg = Config()
+    cfg.set("worker_tmp_dir", str(tmp_path))
+    UvicornWorker.check_config(cfg, Logger(cfg))
+    turns = UvicornWorker.turns
+    assert turns is not None
+    UvicornWorker.check_config(cfg, Logger(cfg))  # a HUP sets up again: the same turn
+    assert UvicornWorker.turns is turns
+    assert turns.take(101)
+    assert not turns.take(102)
+    turns.close()
