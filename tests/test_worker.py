@@ -21,9 +21,11 @@ from uvicorn.server import Server
 
 from fastboard import worker as worker_module
 from fastboard.nginx_conf import NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
+from fastboard.recycling import RecyclePolicy
 from fastboard.worker import (
     DRAIN_IDLE_SECONDS,
     DrainingHttpProtocol,
+    RecyclingServer,
     TrustedProxyHeaders,
     UvicornWorker,
     graceful_shutdown_seconds,
@@ -236,3 +238,38 @@ def test_the_master_creates_one_recycle_turn_for_all_its_workers(
     assert turns.take(101)
     assert not turns.take(102)
     turns.close()
+
+
+async def test_a_draining_worker_keeps_notifying_the_master(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else a drain longer than Gunicorn's timeout would be killed as a stuck worker."""
+    monkeypatch.setattr(worker_module, "DRAIN_IDLE_SECONDS", 1.5)
+    beats: list[bool] = []  # whether the server was stopping at each notification
+
+    async def notify() -> None:
+        beats.append(server.should_exit)
+
+    path = tmp_path / "s.sock"
+    config = UvicornConfig(
+        app=hello,
+        uds=str(path),
+        http=DrainingHttpProtocol,
+        lifespan="off",
+        log_config=None,
+        callback_notify=notify,
+        timeout_notify=1,
+    )
+    server = RecyclingServer(config, RecyclePolicy(), None)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - Uvicorn sets a flag, no event
+        await asyncio.sleep(0.01)
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(REQUEST)
+    await read_response(reader)  # an idle keep-alive connection: the drain waits for it
+
+    await stop_accepting(server, path)
+    with anyio.fail_after(10):
+        await task
+    writer.close()
+    assert beats.count(True) >= 2, beats
