@@ -273,3 +273,46 @@ async def test_a_draining_worker_keeps_notifying_the_master(
         await task
     writer.close()
     assert beats.count(True) >= 2, beats
+
+
+async def test_a_response_under_way_when_the_stop_begins_does_not_cut_its_connection(
+    tmp_path: Path,
+) -> None:
+    """Its headers already promised keep-alive: closing right after it would race the
+    client's next request, as closing an idle connection does."""
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != "/slow":
+            return await hello(scope, receive, send)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"b"})
+        return None
+
+    path = tmp_path / "s.sock"
+    config = UvicornConfig(
+        app=app, uds=str(path), http=DrainingHttpProtocol, lifespan="off", log_config=None
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - Uvicorn sets a flag, no event
+        await asyncio.sleep(0.01)
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: fastboard\r\n\r\n")
+    head = (await reader.readuntil(b"\r\n\r\n")).lower()
+    assert b"connection: close" not in head
+
+    await stop_accepting(server, path)
+    release.set()
+    with anyio.fail_after(10):
+        assert (await reader.readuntil(b"0\r\n\r\n")).endswith(b"1\r\nb\r\n0\r\n\r\n")
+        writer.write(REQUEST)
+        head, body = await read_response(reader)
+        assert head.startswith(b"http/1.1 200")
+        assert b"connection: close" in head
+        assert body == b"ok"
+        assert await reader.read() == b""
+        await task
+    writer.close()
