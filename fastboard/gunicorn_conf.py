@@ -58,18 +58,22 @@ control_socket = _control_socket() or ""
 control_socket_disable = control_socket == ""
 
 # Idle keep-alive, passed on to Uvicorn by the worker. Must exceed NGINX's upstream
-# keepalive_timeout (60 s, fastboard.nginx_conf.NGINX_UPSTREAM_KEEPALIVE_TIMEOUT) so that NGINX,
+# keepalive_timeout (fastboard.nginx_conf.NGINX_UPSTREAM_KEEPALIVE_TIMEOUT) so that NGINX,
 # not the worker, is always the side that closes an idle connection (else: random 502s).
 keepalive = _int_env("FASTBOARD_KEEPALIVE", 75)
-# After TERM/HUP, workers get this long to finish in-flight requests before SIGKILL. The
-# worker derives Uvicorn's own deadline from it, 5 s shorter, so the lifespan shutdown
-# (closing the database pool) still runs inside this window.
+# After TERM/HUP (or when a worker retires), workers get this long to finish in-flight
+# requests and drain their keep-alive connections before SIGKILL. The worker derives
+# Uvicorn's own deadline from it, 5 s shorter, so the lifespan shutdown (closing the
+# database pool) still runs inside this window.
 graceful_timeout = _int_env("FASTBOARD_GRACEFUL_TIMEOUT", 30)
 # A worker whose event loop stays blocked this long (no heartbeat) is killed and replaced.
 timeout = _int_env("FASTBOARD_TIMEOUT", 30)
-# Recycle workers now and then so a slow leak never becomes an outage; the jitter keeps
-# all workers from restarting at the same moment.
-max_requests = _int_env("FASTBOARD_MAX_REQUESTS", 10_000)
+# Workers retire so that a slow leak never becomes an outage: on memory and age by
+# default (FASTBOARD_MAX_WORKER_MEMORY_MB, FASTBOARD_MAX_WORKER_AGE_SECONDS in
+# fastboard.settings), one at a time (fastboard.worker.RecyclingServer). A request count is
+# off by default: it says nothing of memory, and at a few thousand requests a second any
+# count worth setting retires every worker every few seconds. The jitter spreads workers.
+max_requests = _int_env("FASTBOARD_MAX_REQUESTS", 0)
 max_requests_jitter = _int_env("FASTBOARD_MAX_REQUESTS_JITTER", max(max_requests // 10, 0))
 
 # The heartbeat file is touched constantly; on a disk-backed /tmp that can stall a worker

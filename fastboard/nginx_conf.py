@@ -29,7 +29,9 @@ HSTS = "max-age=63072000; includeSubDomains"
 # NGINX closes an idle upstream connection after this long (``keepalive_timeout`` in the
 # ``upstream`` block). Gunicorn's keepalive must be longer, or a worker may close a
 # connection at the very moment NGINX sends a request on it: a 502 no retry explains.
-NGINX_UPSTREAM_KEEPALIVE_TIMEOUT = 60
+# Short, because a stopping worker waits this long for NGINX to close its idle connections
+# (fastboard.worker.DRAIN_IDLE_SECONDS); a busy pool is reused long before it expires.
+NGINX_UPSTREAM_KEEPALIVE_TIMEOUT = 4
 
 # Settings of the site read from the environment (``FASTBOARD_NGINX_<NAME>``) by
 # ``fastboard nginx-conf`` and ``make stack``; a flag of the same name wins.

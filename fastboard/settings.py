@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     throttle_address_period_seconds: int = Field(default=60, ge=1)
     throttle_account_limit: int = Field(default=10, ge=1)
     throttle_account_period_seconds: int = Field(default=900, ge=1)
+    # Gunicorn workers retire (and are replaced) when their resident memory reaches this
+    # many MiB, or after this many seconds (stretched by up to 10 % per worker); 0: never.
+    # Memory catches a leak whatever the request rate, which a request count
+    # (FASTBOARD_MAX_REQUESTS, off by default) cannot. A worker holds about 100 MiB.
+    max_worker_memory_mb: int = Field(default=512, ge=0)
+    max_worker_age_seconds: int = Field(default=24 * 3600, ge=0)
     log_level: str = "INFO"
     log_json: bool | None = None
     cors_origins: list[str] = []

@@ -1,23 +1,38 @@
 """The Gunicorn worker class: Uvicorn on uvloop + httptools, tuned to sit behind NGINX.
 
 Use it as ``worker_class = "fastboard.worker.UvicornWorker"`` (``fastboard.gunicorn_conf``).
-``uvicorn_worker.UvicornWorker`` already hands Gunicorn's ``keepalive``, ``timeout``,
-``max_requests`` (with jitter) and ``forwarded_allow_ips`` to Uvicorn; this subclass pins
-the event loop and parser, derives Uvicorn's shutdown deadline from Gunicorn's, and
-trusts forwarded headers from unix-socket peers, which Uvicorn alone never does.
+``uvicorn_worker.UvicornWorker`` hands Gunicorn's ``keepalive``, ``timeout`` and
+``forwarded_allow_ips`` to Uvicorn; this subclass pins the event loop and parser, stops
+without dropping a keep-alive request (``DrainingHttpProtocol``), retires on requests,
+memory or age one worker at a time (``RecyclingServer``), and trusts forwarded headers
+from unix-socket peers, which Uvicorn alone never does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import signal
+import socket
+import sys
+import time
 from types import FrameType
 from typing import Any, ClassVar
 
 import uvicorn_worker
+from gunicorn.arbiter import Arbiter
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import Config
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import Server
 
 from fastboard.nginx_conf import NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
+from fastboard.recycling import RecyclePolicy, RecycleTurns, resident_bytes
+from fastboard.settings import get_settings
+
+log = logging.getLogger("uvicorn.error")
 
 # Time left after Uvicorn's graceful shutdown for the lifespan shutdown (closing the
 # database pool) before Gunicorn's graceful_timeout runs out and it sends SIGKILL.
@@ -31,6 +46,109 @@ def graceful_shutdown_seconds(gunicorn_graceful_timeout: float) -> int:
     mid-response at ``graceful_timeout``, and the lifespan shutdown never runs.
     """
     return max(1, int(gunicorn_graceful_timeout) - SHUTDOWN_MARGIN_SECONDS)
+
+
+# How long a stopping worker leaves an idle keep-alive connection open, waiting for a last
+# request to answer with "Connection: close". Longer than NGINX's upstream keepalive_timeout,
+# so NGINX closes its idle connections itself and never sends a request on one the worker is
+# closing; Uvicorn's graceful deadline still bounds the whole stop.
+DRAIN_IDLE_SECONDS = NGINX_UPSTREAM_KEEPALIVE_TIMEOUT + 1.0
+
+
+class DrainingHttpProtocol(HttpToolsProtocol):
+    """Uvicorn's httptools protocol, with a graceful stop that costs no request.
+
+    Uvicorn closes idle keep-alive connections the moment it stops, racing a client (or
+    NGINX) that has just sent its next request on one: the request meets a reset. Here a
+    stopping worker answers the next request of every connection with ``Connection:
+    close``, and closes a connection that stays idle only after ``DRAIN_IDLE_SECONDS``.
+    A response already under way when the stop begins went out promising keep-alive, so
+    its connection is treated as idle once it ends, never closed straight after it.
+    """
+
+    draining = False
+
+    def shutdown(self) -> None:
+        self.draining = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.response_started:
+                cycle.keep_alive = False
+            return
+        self._close_if_idle_for(DRAIN_IDLE_SECONDS)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.draining and self.cycle is not None and not self.cycle.response_started:
+            self.cycle.keep_alive = False
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.draining and not self.transport.is_closing() and not self.pipeline:
+            self._close_if_idle_for(DRAIN_IDLE_SECONDS)
+
+    def _close_if_idle_for(self, seconds: float) -> None:
+        # Uvicorn's own keep-alive timer, shortened: the next bytes received cancel it.
+        self._unset_keepalive_if_required()
+        self.timeout_keep_alive_task = self.loop.call_later(
+            seconds, self.timeout_keep_alive_handler
+        )
+
+
+class RecyclingServer(Server):
+    """Uvicorn's server, retiring by ``policy`` when ``turns`` allows, and notifying
+    Gunicorn while it stops as well as while it serves.
+
+    The heartbeat stays on the event loop (``on_tick``): a loop blocked by a request stops
+    notifying, and Gunicorn replaces the worker after ``timeout``.
+    """
+
+    def __init__(self, config: Config, policy: RecyclePolicy, turns: RecycleTurns | None) -> None:
+        super().__init__(config)
+        self.policy = policy
+        self.turns = turns
+        self.born = time.monotonic()
+        self.waiting_for_turn = False
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.turns is not None:
+            self.turns.serving(os.getpid())
+
+    async def on_tick(self, counter: int) -> bool:
+        if await super().on_tick(counter):
+            return True
+        if counter % 10:  # limits are checked once a second
+            return False
+        reason = self.policy.reason(
+            requests=self.server_state.total_requests,
+            rss_bytes=resident_bytes() if self.policy.max_rss_bytes else None,
+            age_seconds=time.monotonic() - self.born,
+        )
+        if reason is None:
+            return False
+        if self.turns is not None and not self.turns.take(os.getpid()):
+            if not self.waiting_for_turn:
+                log.info("Due for recycling; waiting while another worker recycles")
+                self.waiting_for_turn = True
+            return False
+        log.info("%s; recycling the worker", reason)
+        return True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        heartbeat = asyncio.create_task(self._notify_while_stopping())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            heartbeat.cancel()
+
+    async def _notify_while_stopping(self) -> None:
+        # A drain may outlast Gunicorn's timeout (timeout < graceful_timeout): without
+        # this the master would take a stopping worker for a stuck one and kill it.
+        notify = self.config.callback_notify
+        while notify is not None:
+            await notify()
+            await asyncio.sleep(max(self.config.timeout_notify / 2, 0.5))
 
 
 class TrustedProxyHeaders:
@@ -59,7 +177,7 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
         # Pinned rather than "auto": a missing uvloop or httptools fails the boot loudly
         # instead of silently halving throughput with the pure-Python fallbacks.
         "loop": "uvloop",
-        "http": "httptools",
+        "http": DrainingHttpProtocol,
         # Uvicorn's websockets implementation, on the library's sans-I/O core (the older
         # "websockets" one is deprecated). Pinned like the parser: /api/live needs it.
         "ws": "websockets-sansio",
@@ -80,9 +198,21 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
         "server_header": False,
     }
 
+    # Created in the master (check_config), inherited by every worker it forks.
+    turns: ClassVar[RecycleTurns | None] = None
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        if cls.turns is None:
+            # A retirement takes at most a drain (graceful_timeout) and a boot (timeout).
+            stale_after = cfg.graceful_timeout + cfg.timeout
+            cls.turns = RecycleTurns.create(stale_after, directory=cfg.worker_tmp_dir)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config.timeout_graceful_shutdown = graceful_shutdown_seconds(self.cfg.graceful_timeout)
+        # RecyclingServer applies the request limit along with the others.
+        self.config.limit_max_requests = None
         if self.cfg.keepalive <= NGINX_UPSTREAM_KEEPALIVE_TIMEOUT:
             self.log.warning(
                 "keepalive=%ss is not longer than NGINX's upstream keepalive_timeout (%ss): "
@@ -98,6 +228,26 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
         listeners: list[Any] = self.sockets  # type: ignore[has-type]
         self.sockets = [getattr(sock, "sock", sock) for sock in listeners]
         super().run()
+
+    def recycle_policy(self) -> RecyclePolicy:
+        """Gunicorn's max_requests (jitter applied, sys.maxsize when off), fastboard's
+        memory and age limits."""
+        settings = get_settings()
+        max_requests: int = self.max_requests
+        return RecyclePolicy.build(
+            max_requests=max_requests if max_requests < sys.maxsize else None,
+            max_memory_mb=settings.max_worker_memory_mb,
+            max_age_seconds=settings.max_worker_age_seconds,
+        )
+
+    async def _serve(self) -> None:
+        # uvicorn_worker's own, with the recycling server.
+        self.config.app = self.wsgi
+        server = RecyclingServer(self.config, self.recycle_policy(), self.turns)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()

@@ -44,8 +44,13 @@ def test_defaults_suit_running_behind_nginx(monkeypatch: pytest.MonkeyPatch) -> 
     assert cfg.address == [("127.0.0.1", 8000)]
     assert cfg.keepalive > NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
     assert 0 < graceful_shutdown_seconds(cfg.graceful_timeout) < cfg.graceful_timeout
-    assert cfg.max_requests > 0
-    assert 0 < cfg.max_requests_jitter < cfg.max_requests
+    # Workers retire on memory and age (fastboard.settings), not on a request count, which
+    # at a few thousand requests a second would retire each one every few seconds.
+    assert cfg.max_requests == 0
+    settings = get_settings()
+    assert settings.max_worker_memory_mb > 0
+    assert settings.max_worker_age_seconds > 0
+    get_settings.cache_clear()
     assert cfg.preload_app is False
     assert cfg.worker_tmp_dir == "/dev/shm"
     assert cfg.forwarded_allow_ips == ["127.0.0.1", "::1"]

@@ -3,19 +3,29 @@ quick stop. (The stack tests drive the same class in real Gunicorn processes.)""
 
 from __future__ import annotations
 
+import asyncio
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import FrameType, SimpleNamespace
 from typing import Any
 
+import anyio
 import pytest
 import uvicorn_worker
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from starlette.types import Receive, Scope, Send
+from uvicorn.config import Config as UvicornConfig
+from uvicorn.server import Server
 
+from fastboard import worker as worker_module
 from fastboard.nginx_conf import NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
+from fastboard.recycling import RecyclePolicy
 from fastboard.worker import (
+    DRAIN_IDLE_SECONDS,
+    DrainingHttpProtocol,
+    RecyclingServer,
     TrustedProxyHeaders,
     UvicornWorker,
     graceful_shutdown_seconds,
@@ -95,7 +105,9 @@ def worker() -> Iterator[UvicornWorker]:
 def test_worker_configures_uvicorn_for_running_behind_nginx(worker: UvicornWorker) -> None:
     assert isinstance(worker, uvicorn_worker.UvicornWorker)
     config = worker.config
-    assert (config.loop, config.http, config.lifespan) == ("uvloop", "httptools", "on")
+    assert (config.loop, config.http, config.lifespan) == ("uvloop", DrainingHttpProtocol, "on")
+    # The worker's own server applies the request limit, with the memory and age limits.
+    assert config.limit_max_requests is None
     assert config.timeout_keep_alive > NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
     assert config.timeout_graceful_shutdown == 25
     assert config.server_header is False
@@ -120,3 +132,187 @@ def test_quit_asks_uvicorn_for_its_quick_stop(worker: UvicornWorker) -> None:
     # Uvicorn treats a second SIGINT as "force exit".
     assert calls == [signal.SIGINT, signal.SIGINT]
     assert worker.alive is False
+
+
+async def hello(scope: Scope, receive: Receive, send: Send) -> None:
+    assert scope["type"] == "http"
+    headers = [(b"content-length", b"2")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: fastboard\r\n\r\n"
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    return head.lower(), await reader.readexactly(2)
+
+
+@pytest.fixture
+async def draining_server(tmp_path: Path) -> AsyncIterator[tuple[Server, Path, asyncio.Task[None]]]:
+    """Uvicorn on a unix socket with the worker's protocol, started in this event loop."""
+    path = tmp_path / "s.sock"
+    config = UvicornConfig(
+        app=hello, uds=str(path), http=DrainingHttpProtocol, lifespan="off", log_config=None
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - Uvicorn sets a flag, no event
+        await asyncio.sleep(0.01)
+    yield server, path, task
+    server.force_exit = server.should_exit = True
+    with anyio.fail_after(10):
+        await task
+
+
+async def stop_accepting(server: Server, path: Path) -> None:
+    """Ask the server to stop, and wait until it no longer accepts."""
+    server.should_exit = True
+    with anyio.fail_after(10):
+        while True:
+            try:
+                _, writer = await asyncio.open_unix_connection(str(path))
+            except OSError:
+                return
+            writer.close()
+            await asyncio.sleep(0.02)
+
+
+async def test_a_stopping_worker_answers_the_next_request_on_an_idle_connection(
+    draining_server: tuple[Server, Path, asyncio.Task[None]],
+) -> None:
+    """Uvicorn alone closes it at once: a request sent that moment meets a closed socket."""
+    server, path, task = draining_server
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(REQUEST)
+    head, _ = await read_response(reader)
+    assert b"connection: close" not in head  # kept alive, now idle
+
+    await stop_accepting(server, path)
+    writer.write(REQUEST)
+    with anyio.fail_after(10):
+        head, body = await read_response(reader)
+        assert head.startswith(b"http/1.1 200")
+        assert b"connection: close" in head
+        assert body == b"ok"
+        assert await reader.read() == b""  # closed after the answer, not before
+        await task  # and with no connection left, the server is done
+    writer.close()
+
+
+async def test_a_stopping_worker_closes_a_connection_idle_past_the_drain_period(
+    draining_server: tuple[Server, Path, asyncio.Task[None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "DRAIN_IDLE_SECONDS", 0.2)
+    server, path, task = draining_server
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(REQUEST)
+    await read_response(reader)
+
+    await stop_accepting(server, path)
+    with anyio.fail_after(10):
+        assert await reader.read() == b""
+        await task
+    writer.close()
+
+
+def test_drain_outlasts_nginx_idle_connections() -> None:
+    """NGINX closes an idle upstream connection first: it never sends on one the worker
+    is about to close."""
+    assert DRAIN_IDLE_SECONDS > NGINX_UPSTREAM_KEEPALIVE_TIMEOUT
+    assert graceful_shutdown_seconds(30) > DRAIN_IDLE_SECONDS
+
+
+def test_the_master_creates_one_recycle_turn_for_all_its_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(UvicornWorker, "turns", None)
+    cfg = Config()
+    cfg.set("worker_tmp_dir", str(tmp_path))
+    UvicornWorker.check_config(cfg, Logger(cfg))
+    turns = UvicornWorker.turns
+    assert turns is not None
+    UvicornWorker.check_config(cfg, Logger(cfg))  # a HUP sets up again: the same turn
+    assert UvicornWorker.turns is turns
+    assert turns.take(101)
+    assert not turns.take(102)
+    turns.close()
+
+
+async def test_a_draining_worker_keeps_notifying_the_master(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else a drain longer than Gunicorn's timeout would be killed as a stuck worker."""
+    monkeypatch.setattr(worker_module, "DRAIN_IDLE_SECONDS", 1.5)
+    beats: list[bool] = []  # whether the server was stopping at each notification
+
+    async def notify() -> None:
+        beats.append(server.should_exit)
+
+    path = tmp_path / "s.sock"
+    config = UvicornConfig(
+        app=hello,
+        uds=str(path),
+        http=DrainingHttpProtocol,
+        lifespan="off",
+        log_config=None,
+        callback_notify=notify,
+        timeout_notify=1,
+    )
+    server = RecyclingServer(config, RecyclePolicy(), None)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - Uvicorn sets a flag, no event
+        await asyncio.sleep(0.01)
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(REQUEST)
+    await read_response(reader)  # an idle keep-alive connection: the drain waits for it
+
+    await stop_accepting(server, path)
+    with anyio.fail_after(10):
+        await task
+    writer.close()
+    assert beats.count(True) >= 2, beats
+
+
+async def test_a_response_under_way_when_the_stop_begins_does_not_cut_its_connection(
+    tmp_path: Path,
+) -> None:
+    """Its headers already promised keep-alive: closing right after it would race the
+    client's next request, as closing an idle connection does."""
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != "/slow":
+            return await hello(scope, receive, send)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"b"})
+        return None
+
+    path = tmp_path / "s.sock"
+    config = UvicornConfig(
+        app=app, uds=str(path), http=DrainingHttpProtocol, lifespan="off", log_config=None
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - Uvicorn sets a flag, no event
+        await asyncio.sleep(0.01)
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: fastboard\r\n\r\n")
+    head = (await reader.readuntil(b"\r\n\r\n")).lower()
+    assert b"connection: close" not in head
+
+    await stop_accepting(server, path)
+    release.set()
+    with anyio.fail_after(10):
+        assert (await reader.readuntil(b"0\r\n\r\n")).endswith(b"1\r\nb\r\n0\r\n\r\n")
+        writer.write(REQUEST)
+        head, body = await read_response(reader)
+        assert head.startswith(b"http/1.1 200")
+        assert b"connection: close" in head
+        assert body == b"ok"
+        assert await reader.read() == b""
+        await task
+    writer.close()
