@@ -18,6 +18,10 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# For any text that reaches the database, even only as a value to look up.
+NoNul = AfterValidator(_no_nul)
+
+
 # Joins an article's tag names in one SQL string (see articles.repository); tag names may
 # not contain it, nor any other control character.
 TAG_SEPARATOR = "\x1f"
@@ -75,40 +79,36 @@ def iso_millis(value: datetime) -> str:
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.\-]+$"),
-    AfterValidator(_no_nul),
+    NoNul,
 ]
-Password = Annotated[
-    str, StringConstraints(min_length=8, max_length=256), AfterValidator(_no_nul), NO_NUL
-]
-Bio = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul), NO_NUL]
-ImageUrl = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2048), AfterValidator(_no_nul), NO_NUL
-]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=256), NoNul, NO_NUL]
+Bio = Annotated[str, StringConstraints(max_length=4096), NoNul, NO_NUL]
+ImageUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048), NoNul, NO_NUL]
 Email = Annotated[
     EmailStr,
     StringConstraints(max_length=254),
-    AfterValidator(_no_nul),
+    NoNul,
     AfterValidator(str.lower),
     EMAIL_DOMAIN,
 ]
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=255),
-    AfterValidator(_no_nul),
+    NoNul,
     AfterValidator(_not_blank),
     NOT_BLANK,
 ]
 Description = Annotated[
     str,
     StringConstraints(max_length=1024),
-    AfterValidator(_no_nul),
+    NoNul,
     AfterValidator(_not_blank),
     NOT_BLANK,
 ]
 Body = Annotated[
     str,
     StringConstraints(max_length=100_000),
-    AfterValidator(_no_nul),
+    NoNul,
     AfterValidator(_not_blank),
     NOT_BLANK,
 ]
@@ -123,7 +123,7 @@ MAX_TAGS = 10
 Reason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=1000),
-    AfterValidator(_no_nul),
+    NoNul,
     AfterValidator(_not_blank),
     NOT_BLANK,
 ]
@@ -138,4 +138,4 @@ ShortName = Annotated[
     AfterValidator(_not_blank),
     NO_CONTROL_NOT_BLANK,
 ]
-ShortText = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_nul), NO_NUL]
+ShortText = Annotated[str, StringConstraints(max_length=1024), NoNul, NO_NUL]

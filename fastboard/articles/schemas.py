@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from fastboard.boards.slugs import MAX_SLUG_LENGTH
-from fastboard.fields import MAX_TAGS, Body, Description, TagName, Timestamp, Title
+from fastboard.fields import MAX_TAGS, Body, Description, NoNul, TagName, Timestamp, Title
 from fastboard.profiles.schemas import Profile
 
 
@@ -32,7 +32,11 @@ TagList = Annotated[
 BoardSlug = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SLUG_LENGTH),
-    Field(description="The slug of a board that is not archived (default `general`)"),
+    NoNul,
+    Field(
+        description="The slug of a board that is not archived (default `general`)",
+        json_schema_extra={"pattern": r"^[^\x00]*$"},
+    ),
 ]
 
 

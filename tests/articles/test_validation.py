@@ -75,6 +75,8 @@ async def test_ten_tags_and_maximal_lengths_are_accepted(
         pytest.param({**VALID, "body": "\x00"}, "body", id="nul-in-body"),
         pytest.param({**VALID, "tagList": ["a\x00b"]}, "tagList", id="nul-in-tag"),
         pytest.param({**VALID, "tagList": ["a\x1fb"]}, "tagList", id="separator-in-tag"),
+        # Found by `make fuzz` on PostgreSQL (text cannot hold NUL): was a 500.
+        pytest.param({**VALID, "board": "gen\x00eral"}, "board", id="nul-in-board"),
         pytest.param({**VALID, "tagList": ["line\nbreak"]}, "tagList", id="newline-in-tag"),
     ],
 )
@@ -129,6 +131,7 @@ async def test_malformed_json_is_422_in_the_error_envelope(
         pytest.param({"article": {"title": "t" * 256}}, id="title-too-long"),
         pytest.param({"article": {"tagList": [str(i) for i in range(11)]}}, id="11-tags"),
         pytest.param({"article": {"body": "nul\x00"}}, id="nul-in-body"),
+        pytest.param({"article": {"board": "\x00"}}, id="nul-in-board"),
     ],
 )
 async def test_invalid_update_is_422_and_changes_nothing(
