@@ -195,6 +195,37 @@ async def write_rows(
     return rows
 
 
+async def write_alone(
+    session: AsyncSession,
+    statement: UpdateBase | AnySelect,
+    params: Mapping[str, Any],
+    *,
+    writes: Sequence[type[Base]],
+) -> Sequence[Row]:
+    """Run a prebuilt statement that writes (DML in its WITH, or an INSERT, UPDATE or
+    DELETE) as the request's only statement: the rows it gives.
+
+    On PostgreSQL, in a session that has begun nothing, it runs on a connection borrowed
+    from the pool for itself alone, outside any explicit transaction: PostgreSQL runs one
+    statement as one transaction, all of it or none, so the request still writes in one
+    transaction, without the BEGIN and COMMIT round trips. The session's after-commit
+    hooks still learn what it wrote (``writes``: the models whose tables it writes). The
+    caller must run nothing else in the session afterwards (it would begin a second
+    transaction). Elsewhere, as ``write_rows`` in the session's transaction.
+    """
+    bind = session.bind
+    if not session.in_transaction() and isinstance(bind, AsyncEngine):
+        driver = _driver_path(bind, statement)
+        if driver is not None:
+            note_written(session, *writes)
+            return await _pooled_fetch(bind, driver, params)
+    if isinstance(statement, UpdateBase):
+        return await write_rows(session, statement, params, writes=writes)
+    note_written(session, *writes)
+    rows: Sequence[Row] = (await session.execute(statement, params)).mappings().all()
+    return rows
+
+
 async def _pooled_fetch(
     engine: AsyncEngine, driver: DriverStatement, params: Mapping[str, Any]
 ) -> Sequence[Row]:
