@@ -211,7 +211,10 @@ async def test_a_write_alone_commits_by_itself_on_a_pooled_connection(
         assert not session.in_transaction()
         assert database.pool_status()["checkedout"] == 0
         assert written_tables(session) == {"tags"}
-        await session.rollback()  # nothing of the session's to take back
+        # Anything more would be a second transaction.
+        with pytest.raises(RuntimeError, match="write_alone"):
+            await session.execute(select(literal(1, Integer)))
+        await session.rollback()
     async with database.reader() as session:
         found = await read_rows(session, select(Tag.id).where(Tag.name == name), {})
     try:
