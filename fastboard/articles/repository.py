@@ -22,6 +22,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    any_,
     bindparam,
     delete,
     exists,
@@ -50,7 +51,8 @@ from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
 from fastboard.history.models import ArticleVersion
 from fastboard.prepared import Row, read_rows, write_alone, write_rows
-from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
+from fastboard.profiles.models import Follow
+from fastboard.profiles.repository import Author, author_columns, followed_by
 from fastboard.users.models import User
 from fastboard.users.repository import token_account
 from fastboard.users.standing import Standing
@@ -283,27 +285,33 @@ def _row_statement(*, with_viewer: bool) -> Select[Any]:
 
 
 @cache
-def _flags_statement() -> Any:
+def _flags_statement(dialect: str) -> Any:
     viewer_id = bindparam("viewer_id", type_=BigInteger)
     # Kind 0 is the viewer's own row: that the account exists, at the token's version,
     # rides along with the flags.
     token_version = bindparam("token_version", type_=Integer)
-    viewer: Any = select(User.id, literal_column("0")).where(
+    viewer: Any = select(User.id.label("key"), literal_column("0").label("kind")).where(
         User.id == viewer_id, User.token_version == token_version
     )
+    article_ids: Any
+    author_ids: Any
+    if dialect == "postgresql":
+        # Arrays, not lists expanded per call: the statement's SQL is the same for every
+        # page, so it runs as the driver's prepared statement.
+        article_ids = any_(bindparam("article_ids", type_=postgresql.ARRAY(BigInteger)))
+        author_ids = any_(bindparam("author_ids", type_=postgresql.ARRAY(BigInteger)))
+        favorite_of = Favorite.article_id == article_ids
+        follows = Follow.followee_id == author_ids
+    else:
+        favorite_of = Favorite.article_id.in_(bindparam("article_ids", expanding=True))
+        follows = Follow.followee_id.in_(bindparam("author_ids", expanding=True))
     favorited: Any = select(Favorite.article_id, literal_column("1")).where(
-        Favorite.user_id == viewer_id,
-        Favorite.article_id.in_(bindparam("article_ids", expanding=True)),
+        Favorite.user_id == viewer_id, favorite_of
     )
-    following = followed_among(viewer_id, bindparam("author_ids", expanding=True))
-    return viewer.union_all(favorited, following.add_columns(literal_column("2")))
-
-
-async def _read(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Sequence[Any]:
-    # Core execution on the session's connection (same transaction): these statements
-    # return plain columns, so the ORM's result machinery would only add CPU.
-    connection = await session.connection()
-    return (await connection.execute(statement, params)).all()
+    following: Any = select(Follow.followee_id, literal_column("2")).where(
+        Follow.follower_id == viewer_id, follows
+    )
+    return viewer.union_all(favorited, following)
 
 
 async def list_page(
@@ -347,7 +355,8 @@ async def viewer_flags(
         "article_ids": [article_id for article_id, _ in shown],
         "author_ids": list({author_id for _, author_id in shown}),
     }
-    found = await _read(session, _flags_statement(), params)
+    statement = _flags_statement(session.get_bind().dialect.name)
+    found = [(row["key"], row["kind"]) for row in await read_rows(session, statement, params)]
     if not any(kind == 0 for _, kind in found):
         return None
     favorited = frozenset[int](key for key, kind in found if kind == 1)
