@@ -237,3 +237,22 @@ async def test_a_write_alone_after_the_transaction_began_joins_it(database: Data
         found = await read_rows(session, select(Tag.id).where(Tag.name == name), {})
 
     assert list(found) == []
+
+
+def _hot_statements() -> list[Any]:
+    from fastboard.articles import repository as articles
+    from fastboard.comments import repository as comments
+
+    return [
+        articles._flags_statement("postgresql"),
+        articles._toggled_statement(on=True),
+        articles._toggled_statement(on=False),
+        comments._add_as_statement(),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["flags", "favorite", "unfavorite", "comment"])
+def test_the_hot_statements_run_as_the_drivers_prepared_statements(index: int) -> None:
+    """Left to Core, they would still answer right, only slower (and a write alone would
+    begin a transaction): nothing else would notice."""
+    assert compile_for_driver(_hot_statements()[index], ASYNCPG) is not None

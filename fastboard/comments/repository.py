@@ -261,13 +261,16 @@ def _add_as_statement() -> Any:
     comments = cast(Table, Comment.__table__)
     versions = cast(Table, CommentVersion.__table__)
     now = bindparam("now", type_=UTCDateTime)
-    chosen = select(target.c.id, may_write, bindparam("body", type_=Text), now, now).where(
+    # Every column given, the score too: a default left to Python would keep the
+    # statement from running as the driver's prepared statement.
+    body = bindparam("body", type_=Text)
+    chosen = select(target.c.id, may_write, body, now, now, literal(0, Integer)).where(
         target.c.locked_at.is_(None), may_write.is_not(None)
     )
-    columns = [c.name for c in (Comment.article_id, Comment.author_id, Comment.body)]
+    columns = ["article_id", "author_id", "body", "created_at", "updated_at", "score"]
     added = (
         insert(comments)
-        .from_select([*columns, "created_at", "updated_at"], chosen)
+        .from_select(columns, chosen)
         .returning(comments.c.id, comments.c.article_id, comments.c.author_id, comments.c.body)
         .cte("added")
     )
