@@ -13,12 +13,12 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from fastboard.db import SAFE_METHODS, ReadSessionDep, SessionDep, utcnow
 from fastboard.errors import Forbidden, Unauthorized
-from fastboard.fields import iso_millis
 from fastboard.prepared import read_rows
 from fastboard.security import VerifiedToken, verify_token
 from fastboard.settings import Settings
 from fastboard.users.models import User
 from fastboard.users.roles import Role
+from fastboard.users.standing import INVALID_TOKEN, Standing, admit
 
 # Two schemes for one header, both documented: "Token" as the RealWorld spec says, and an
 # OAuth2 password flow so the /docs "Authorize" button can log in and send "Bearer".
@@ -49,8 +49,6 @@ def _token_from(header: str | None) -> str | None:
         raise Unauthorized("authorization header must be 'Token <jwt>'", field="token")
     return token.strip()
 
-
-INVALID_TOKEN = "token is invalid or has expired"  # noqa: S105 - a message, not a secret
 
 _USER_BY_ID = select(*User.__table__.columns).where(User.id == bindparam("id", type_=BigInteger))
 
@@ -125,13 +123,7 @@ def _admit(user: User | None, claims: VerifiedToken, method: str) -> User:
     # are spent.
     if user is None or user.token_version != claims.version:
         raise Unauthorized(INVALID_TOKEN, field="token")
-    if method not in SAFE_METHODS and user.suspended_until is not None:
-        until = user.suspended_until
-        if until > utcnow():
-            reason = f" ({user.suspension_reason})" if user.suspension_reason else ""
-            raise Forbidden(
-                f"your account is suspended until {iso_millis(until)}{reason}", field="user"
-            )
+    admit(Standing(user.suspended_until, user.suspension_reason), method, utcnow())
     return user
 
 

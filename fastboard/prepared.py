@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
-from sqlalchemy import Select, UpdateBase
+from sqlalchemy import Select, UpdateBase, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from fastboard.db import AUTOCOMMIT_READS, Base, note_written
+from fastboard.db import AUTOCOMMIT_READS, Base, WriterSession, note_written
 
 # Any SELECT, whatever its columns; or an INSERT, UPDATE or DELETE.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -193,6 +194,49 @@ async def write_rows(
     result: Any = await session.execute(statement, params)
     rows: Sequence[Row] = result.mappings().all() if result.returns_rows else []
     return rows
+
+
+async def write_alone(
+    session: AsyncSession,
+    statement: UpdateBase | AnySelect,
+    params: Mapping[str, Any],
+    *,
+    writes: Sequence[type[Base]],
+) -> Sequence[Row]:
+    """Run a prebuilt statement that writes (DML in its WITH, or an INSERT, UPDATE or
+    DELETE) as the request's only statement: the rows it gives.
+
+    On PostgreSQL, in a session that has begun nothing, it runs on a connection borrowed
+    from the pool for itself alone, outside any explicit transaction: PostgreSQL runs one
+    statement as one transaction, all of it or none, so the request still writes in one
+    transaction, without the BEGIN and COMMIT round trips. The session's after-commit
+    hooks still learn what it wrote (``writes``: the models whose tables it writes). The
+    caller must run nothing else in the session afterwards (it would begin a second
+    transaction). Elsewhere, as ``write_rows`` in the session's transaction.
+    """
+    bind = session.bind
+    if not session.in_transaction() and isinstance(bind, AsyncEngine):
+        driver = _driver_path(bind, statement)
+        if driver is not None:
+            note_written(session, *writes)
+            session.info[_WROTE_ALONE] = True
+            return await _pooled_fetch(bind, driver, params)
+    if isinstance(statement, UpdateBase):
+        return await write_rows(session, statement, params, writes=writes)
+    note_written(session, *writes)
+    rows: Sequence[Row] = (await session.execute(statement, params)).mappings().all()
+    return rows
+
+
+_WROTE_ALONE = "fastboard_wrote_alone"
+
+
+@event.listens_for(WriterSession, "after_begin")
+def _one_transaction(session: Session, _transaction: Any, _connection: Any) -> None:
+    # A statement after a write sent alone would begin a second transaction: a request
+    # whose writes may land half. Refuse it (a bug in the caller, never input).
+    if session.info.get(_WROTE_ALONE):
+        raise RuntimeError("nothing may run in the session after write_alone()")
 
 
 async def _pooled_fetch(

@@ -30,7 +30,7 @@ from sqlalchemy.types import TypeDecorator
 
 from fastboard.articles.models import Tag
 from fastboard.db import Database, ReadSessionDep, written_tables
-from fastboard.prepared import compile_for_driver, read_rows, write_rows
+from fastboard.prepared import compile_for_driver, read_rows, write_alone, write_rows
 from fastboard.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -195,3 +195,64 @@ async def test_writes_run_inside_the_sessions_transaction_and_report_their_table
 
     assert len(set(ids)) == 2
     assert list(found) == []
+
+
+async def test_a_write_alone_commits_by_itself_on_a_pooled_connection(
+    database: Database,
+) -> None:
+    # The request's only statement: no BEGIN, no COMMIT, no connection kept by the
+    # session; PostgreSQL commits the one statement, and the hooks learn its tables.
+    tags: Table = Tag.__table__  # type: ignore[assignment]
+    values = {"name": bindparam("tag_name", type_=String), "articles_count": 0}
+    statement = insert(tags).values(values).returning(tags.c.id)
+    name = f"alone-{uuid4().hex[:8]}"
+    async with database.writer() as session:
+        rows = await write_alone(session, statement, {"tag_name": name}, writes=(Tag,))
+        assert not session.in_transaction()
+        assert database.pool_status()["checkedout"] == 0
+        assert written_tables(session) == {"tags"}
+        # Anything more would be a second transaction.
+        with pytest.raises(RuntimeError, match="write_alone"):
+            await session.execute(select(literal(1, Integer)))
+        await session.rollback()
+    async with database.reader() as session:
+        found = await read_rows(session, select(Tag.id).where(Tag.name == name), {})
+    try:
+        assert [row["id"] for row in found] == [rows[0]["id"]]
+    finally:
+        async with database.writer() as session, session.begin():
+            await session.execute(tags.delete().where(tags.c.name == name))
+
+
+async def test_a_write_alone_after_the_transaction_began_joins_it(database: Database) -> None:
+    tags: Table = Tag.__table__  # type: ignore[assignment]
+    values = {"name": bindparam("tag_name", type_=String), "articles_count": 0}
+    statement = insert(tags).values(values).returning(tags.c.id)
+    name = f"joined-{uuid4().hex[:8]}"
+    async with database.writer() as session:
+        await session.execute(select(literal(1, Integer)))  # begins the transaction
+        await write_alone(session, statement, {"tag_name": name}, writes=(Tag,))
+        await session.rollback()
+    async with database.reader() as session:
+        found = await read_rows(session, select(Tag.id).where(Tag.name == name), {})
+
+    assert list(found) == []
+
+
+def _hot_statements() -> list[Any]:
+    from fastboard.articles import repository as articles
+    from fastboard.comments import repository as comments
+
+    return [
+        articles._flags_statement("postgresql"),
+        articles._toggled_statement(on=True),
+        articles._toggled_statement(on=False),
+        comments._add_as_statement(),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["flags", "favorite", "unfavorite", "comment"])
+def test_the_hot_statements_run_as_the_drivers_prepared_statements(index: int) -> None:
+    """Left to Core, they would still answer right, only slower (and a write alone would
+    begin a transaction): nothing else would notice."""
+    assert compile_for_driver(_hot_statements()[index], ASYNCPG) is not None

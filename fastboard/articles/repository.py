@@ -22,6 +22,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    any_,
     bindparam,
     delete,
     exists,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,9 +50,12 @@ from fastboard.boards.models import Board
 from fastboard.db import Base, UTCDateTime, insert_ignoring_duplicates
 from fastboard.fields import TAG_SEPARATOR
 from fastboard.history.models import ArticleVersion
-from fastboard.prepared import Row, read_rows, write_rows
-from fastboard.profiles.repository import Author, author_columns, followed_among, followed_by
+from fastboard.prepared import Row, read_rows, write_alone, write_rows
+from fastboard.profiles.models import Follow
+from fastboard.profiles.repository import Author, author_columns, followed_by
 from fastboard.users.models import User
+from fastboard.users.repository import token_account
+from fastboard.users.standing import Standing
 
 
 @dataclass(slots=True)
@@ -280,27 +285,33 @@ def _row_statement(*, with_viewer: bool) -> Select[Any]:
 
 
 @cache
-def _flags_statement() -> Any:
+def _flags_statement(dialect: str) -> Any:
     viewer_id = bindparam("viewer_id", type_=BigInteger)
     # Kind 0 is the viewer's own row: that the account exists, at the token's version,
     # rides along with the flags.
     token_version = bindparam("token_version", type_=Integer)
-    viewer: Any = select(User.id, literal_column("0")).where(
+    viewer: Any = select(User.id.label("key"), literal_column("0").label("kind")).where(
         User.id == viewer_id, User.token_version == token_version
     )
+    article_ids: Any
+    author_ids: Any
+    if dialect == "postgresql":
+        # Arrays, not lists expanded per call: the statement's SQL is the same for every
+        # page, so it runs as the driver's prepared statement.
+        article_ids = any_(bindparam("article_ids", type_=postgresql.ARRAY(BigInteger)))
+        author_ids = any_(bindparam("author_ids", type_=postgresql.ARRAY(BigInteger)))
+        favorite_of = Favorite.article_id == article_ids
+        follows = Follow.followee_id == author_ids
+    else:
+        favorite_of = Favorite.article_id.in_(bindparam("article_ids", expanding=True))
+        follows = Follow.followee_id.in_(bindparam("author_ids", expanding=True))
     favorited: Any = select(Favorite.article_id, literal_column("1")).where(
-        Favorite.user_id == viewer_id,
-        Favorite.article_id.in_(bindparam("article_ids", expanding=True)),
+        Favorite.user_id == viewer_id, favorite_of
     )
-    following = followed_among(viewer_id, bindparam("author_ids", expanding=True))
-    return viewer.union_all(favorited, following.add_columns(literal_column("2")))
-
-
-async def _read(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Sequence[Any]:
-    # Core execution on the session's connection (same transaction): these statements
-    # return plain columns, so the ORM's result machinery would only add CPU.
-    connection = await session.connection()
-    return (await connection.execute(statement, params)).all()
+    following: Any = select(Follow.followee_id, literal_column("2")).where(
+        Follow.follower_id == viewer_id, follows
+    )
+    return viewer.union_all(favorited, following)
 
 
 async def list_page(
@@ -344,7 +355,8 @@ async def viewer_flags(
         "article_ids": [article_id for article_id, _ in shown],
         "author_ids": list({author_id for _, author_id in shown}),
     }
-    found = await _read(session, _flags_statement(), params)
+    statement = _flags_statement(session.get_bind().dialect.name)
+    found = [(row["key"], row["kind"]) for row in await read_rows(session, statement, params)]
     if not any(kind == 0 for _, kind in found):
         return None
     favorited = frozenset[int](key for key, kind in found if kind == 1)
@@ -563,6 +575,116 @@ async def unfavorite(session: AsyncSession, user_id: int, slug: str) -> int | No
     """The article's id when a favorite was removed."""
     params = {"user_id": user_id, "article_slug": slug}
     return await _toggle(session, _unfavorite_statement(), params, -1)
+
+
+@dataclass(slots=True)
+class Toggled:
+    """What a favorite or unfavorite found and did, read in the statement that did it."""
+
+    # The token's account at the token's version, None when there is none: then, as when
+    # it is suspended, nothing was written.
+    standing: Standing | None
+    # The article as its viewer sees it afterwards; None when there is none at the slug.
+    article: ArticleRow | None
+    changed: bool  # whether a favorite was added or removed
+
+
+@cache
+def _toggled_statement(*, on: bool) -> Any:
+    """PostgreSQL: the viewer's account checked, the favorite added (``on``) or removed
+    and the article's counter moved (all only if the account may write), and the article
+    read as the viewer sees it, in one statement.
+
+    Every part of a statement sees the tables as they were when it began, so the article
+    row reads the counter that the UPDATE's RETURNING gives where it moved; ``favorited``
+    is what the write made it, which the service knows.
+    """
+    viewer = token_account()
+    may_write = select(viewer.c.viewer_id).where(viewer.c.allowed).scalar_subquery()
+    article_id = id_at_slug().scalar_subquery()
+    favorites = _table(Favorite)
+    toggle: Any
+    if on:
+        chosen = select(article_id, may_write, bindparam("now", type_=UTCDateTime)).where(
+            article_id.is_not(None), may_write.is_not(None)
+        )
+        toggle = (
+            postgresql.insert(favorites)
+            .from_select(
+                [favorites.c.article_id, favorites.c.user_id, favorites.c.created_at], chosen
+            )
+            .on_conflict_do_nothing()
+        )
+    else:
+        toggle = delete(favorites).where(
+            favorites.c.user_id == may_write, favorites.c.article_id == article_id
+        )
+    changed = toggle.returning(favorites.c.article_id).cte("changed")
+    articles = _table(Article)
+    counted = (
+        update(articles)
+        .where(articles.c.id.in_(select(changed.c.article_id)))
+        .values(favorites_count=articles.c.favorites_count + (1 if on else -1))
+        .returning(articles.c.id, articles.c.favorites_count)
+        .cte("counted")
+    )
+    row = (
+        _select_rows(with_viewer=True, with_body=True)
+        .add_columns(counted.c.favorites_count.label("counted"))
+        .outerjoin(counted, counted.c.id == Article.id)
+        .where(Article.slug == bindparam("article_slug", type_=String))
+        .subquery("row")
+    )
+    return select(viewer.c.suspended_until, viewer.c.suspension_reason, row).select_from(
+        viewer.outerjoin(row, true())
+    )
+
+
+async def toggle_favorite(
+    session: AsyncSession, viewer: tuple[int, int], slug: str, *, on: bool, now: datetime
+) -> Toggled:
+    """As ``viewer`` (a token's user id and version) at ``now``, favorite (``on``) or
+    unfavorite the article at ``slug``: only when the account exists at that version and
+    is not suspended, and only once. On PostgreSQL one statement, the request's only one
+    (``write_alone``); elsewhere the account, the write and the article one after another
+    in the session's transaction."""
+    user_id, version = viewer
+    params = {"viewer_id": user_id, "token_version": version, "article_slug": slug, "now": now}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await write_alone(
+            session, _toggled_statement(on=on), params, writes=(Favorite, Article)
+        )
+        if not rows:
+            return Toggled(None, None, changed=False)
+        found = rows[0]
+        standing = Standing(found["suspended_until"], found["suspension_reason"])
+        if found["id"] is None:
+            return Toggled(standing, None, changed=False)
+        article = ArticleRow.from_mapping(found)
+        moved = found["counted"] is not None
+        if moved:
+            article.favorites_count = found["counted"]
+        if standing.may_write(now):
+            article.favorited = on
+        return Toggled(standing, article, changed=moved)
+    account = await read_rows(session, _STANDING, params)
+    if not account:
+        return Toggled(None, None, changed=False)
+    standing = Standing(account[0]["suspended_until"], account[0]["suspension_reason"])
+    article_id = None
+    if standing.may_write(now):
+        if on:
+            article_id = await favorite(session, user_id, slug, now)
+        else:
+            article_id = await unfavorite(session, user_id, slug)
+    row = await get_row(session, slug, viewer_id=user_id)
+    return Toggled(standing, row, changed=article_id is not None)
+
+
+_STANDING = select(User.suspended_until, User.suspension_reason).where(
+    User.id == bindparam("viewer_id", type_=BigInteger),
+    User.token_version == bindparam("token_version", type_=Integer),
+)  # SQLite's path: the account alone, before the write
 
 
 _BUMP_FAVORITES = (

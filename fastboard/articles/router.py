@@ -173,8 +173,8 @@ async def delete_article(
     summary="Favorite an article",
     responses=error_responses(401, 404, 422),
 )
-async def favorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Response:
-    return JSONBytes({"article": await service.favorite(session, slug, user)})
+async def favorite(slug: Slug, session: SessionDep, token: RequiredTokenClaims) -> Response:
+    return JSONBytes({"article": await service.favorite(session, slug, token)})
 
 
 @router.delete(
@@ -185,8 +185,8 @@ async def favorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Respon
     summary="Unfavorite an article",
     responses=error_responses(401, 404, 422),
 )
-async def unfavorite(slug: Slug, session: SessionDep, user: CurrentUser) -> Response:
-    return JSONBytes({"article": await service.unfavorite(session, slug, user)})
+async def unfavorite(slug: Slug, session: SessionDep, token: RequiredTokenClaims) -> Response:
+    return JSONBytes({"article": await service.unfavorite(session, slug, token)})
 
 
 @tags_router.get(

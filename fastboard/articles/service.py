@@ -32,6 +32,7 @@ from fastboard.profiles.service import profile_json
 from fastboard.security import VerifiedToken
 from fastboard.users import cache_keys as user_keys
 from fastboard.users.models import User
+from fastboard.users.standing import admit
 
 SLUG_ATTEMPTS = 5
 POPULAR_TAGS = 200
@@ -292,15 +293,28 @@ async def article_id(session: AsyncSession, slug: str) -> int:
     return found
 
 
-async def favorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
-    # No lookup first: a missing article favorites nothing, and reading it answers 404.
-    _favorites_changed(session, await repository.favorite(session, user.id, slug, utcnow()))
-    return live.favorites_counted(session, await get(session, slug, user))
+async def favorite(session: AsyncSession, slug: str, token: VerifiedToken) -> ArticleJSON:
+    return await _toggle_favorite(session, slug, token, on=True, method="POST")
 
 
-async def unfavorite(session: AsyncSession, slug: str, user: User) -> ArticleJSON:
-    _favorites_changed(session, await repository.unfavorite(session, user.id, slug))
-    return live.favorites_counted(session, await get(session, slug, user))
+async def unfavorite(session: AsyncSession, slug: str, token: VerifiedToken) -> ArticleJSON:
+    return await _toggle_favorite(session, slug, token, on=False, method="DELETE")
+
+
+async def _toggle_favorite(
+    session: AsyncSession, slug: str, token: VerifiedToken, *, on: bool, method: str
+) -> ArticleJSON:
+    """The token's account is checked by the write itself (no load of its own): it writes
+    only for an account that exists at the token's version and is not suspended, and
+    a missing article favorites nothing."""
+    now = utcnow()
+    viewer = (token.user_id, token.version)
+    toggled = await repository.toggle_favorite(session, viewer, slug, on=on, now=now)
+    admit(toggled.standing, method, now)
+    if toggled.article is None:
+        raise NotFound("article not found", field="article")
+    _favorites_changed(session, toggled.article.id if toggled.changed else None)
+    return live.favorites_counted(session, _article_json(toggled.article))
 
 
 def _favorites_changed(session: AsyncSession, article_id: int | None) -> None:

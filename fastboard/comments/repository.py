@@ -22,9 +22,12 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
     update,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.articles.models import Article
@@ -32,9 +35,12 @@ from fastboard.articles.repository import id_at_slug
 from fastboard.comments.models import Comment, CommentVote
 from fastboard.db import UTCDateTime
 from fastboard.history.models import CommentVersion
-from fastboard.prepared import Row, read_rows, write_rows
+from fastboard.live.events import MAX_REPLY_NOTIFICATIONS
+from fastboard.prepared import Row, read_rows, write_alone, write_rows
 from fastboard.profiles.repository import Author, author_columns
 from fastboard.users.models import User
+from fastboard.users.repository import token_account
+from fastboard.users.standing import Standing
 
 
 @dataclass(slots=True)
@@ -202,6 +208,186 @@ async def add(
     if not added:
         return None
     return Added(int(added[0]["id"]), int(added[0]["article_id"]), with_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """The commented article's author, and who else commented on it before (most recent
+    first, at most ``MAX_REPLY_NOTIFICATIONS``): whom a new comment notifies."""
+
+    owner: int
+    commenters: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class AddedAs:
+    """What a comment written as a token's account found and did."""
+
+    # The account at the token's version, None when there is none: then, as when it is
+    # suspended, nothing was written.
+    standing: Standing | None
+    author: Author | None  # the account's profile, as the comment shows it
+    added: Added | None  # None: no comment written
+    thread: Thread | None  # None: no article at the slug
+    locked: bool  # whether the article is locked (then it takes no comment)
+
+
+def _thread_commenters(author_id: Any, article_id: Any) -> Any:
+    """Who commented on ``article_id`` other than ``author_id``, most recent first, one
+    more than notified (the article's author may be among them)."""
+    last = func.max(Comment.id).label("last")
+    return (
+        select(Comment.author_id.label("commenter"), last)
+        .where(Comment.article_id == article_id, Comment.author_id != author_id)
+        .group_by(Comment.author_id)
+        .order_by(last.desc())
+        .limit(MAX_REPLY_NOTIFICATIONS + 1)
+    )
+
+
+@cache
+def _add_as_statement() -> Any:
+    """PostgreSQL: the account checked, the comment and its version 1 written (only for an
+    account that may write, on an unlocked article), and whom it notifies read, in one
+    statement. The thread is read as it was before the comment, as the account's own
+    comments are left out of it anyway."""
+    viewer = token_account()
+    may_write = select(viewer.c.viewer_id).where(viewer.c.allowed).scalar_subquery()
+    target = (
+        select(Article.id, Article.author_id, Article.locked_at)
+        .where(Article.slug == bindparam("article_slug", type_=String))
+        .cte("target")
+    )
+    comments = cast(Table, Comment.__table__)
+    versions = cast(Table, CommentVersion.__table__)
+    now = bindparam("now", type_=UTCDateTime)
+    # Every column given, the score too: a default left to Python would keep the
+    # statement from running as the driver's prepared statement.
+    body = bindparam("body", type_=Text)
+    chosen = select(target.c.id, may_write, body, now, now, literal(0, Integer)).where(
+        target.c.locked_at.is_(None), may_write.is_not(None)
+    )
+    columns = ["article_id", "author_id", "body", "created_at", "updated_at", "score"]
+    added = (
+        insert(comments)
+        .from_select(columns, chosen)
+        .returning(comments.c.id, comments.c.article_id, comments.c.author_id, comments.c.body)
+        .cte("added")
+    )
+    first = select(
+        added.c.id, added.c.article_id, literal(1, Integer), added.c.body, added.c.author_id, now
+    )
+    version_columns = ["comment_id", "article_id", "number", "body", "editor_id", "created_at"]
+    versioned = (
+        insert(versions)
+        .from_select(version_columns, first)
+        .returning(versions.c.comment_id)
+        .cte("versioned")
+    )
+    recent = _thread_commenters(
+        bindparam("viewer_id", type_=BigInteger), select(target.c.id).scalar_subquery()
+    ).subquery("recent")
+    # As text ("12,7,3"): a plain column the driver reads as it is.
+    commenters = (
+        select(
+            func.string_agg(
+                cast_(recent.c.commenter, Text),
+                aggregate_order_by(literal(",", Text), recent.c.last.desc()),
+            )
+        )
+        .scalar_subquery()
+        .label("commenters")
+    )
+    return select(
+        viewer.c.viewer_username,
+        viewer.c.viewer_bio,
+        viewer.c.viewer_image,
+        viewer.c.viewer_role,
+        viewer.c.suspended_until,
+        viewer.c.suspension_reason,
+        target.c.id.label("article_id"),
+        target.c.author_id.label("owner"),
+        target.c.locked_at.is_not(None).label("locked"),
+        versioned.c.comment_id.label("comment_id"),
+        commenters,
+    ).select_from(viewer.outerjoin(target, true()).outerjoin(versioned, true()))
+
+
+_ACCOUNT = select(
+    User.username.label("viewer_username"),
+    User.bio.label("viewer_bio"),
+    User.image.label("viewer_image"),
+    User.role.label("viewer_role"),
+    User.suspended_until,
+    User.suspension_reason,
+).where(
+    User.id == bindparam("viewer_id", type_=BigInteger),
+    User.token_version == bindparam("token_version", type_=Integer),
+)
+
+
+def _account(row: Row, user_id: int) -> tuple[Standing, Author]:
+    standing = Standing(row["suspended_until"], row["suspension_reason"])
+    author = Author(
+        user_id,
+        row["viewer_username"],
+        row["viewer_bio"],
+        row["viewer_image"],
+        False,
+        row["viewer_role"],
+    )  # nobody follows themselves
+    return standing, author
+
+
+async def add_as(
+    session: AsyncSession, viewer: tuple[int, int], slug: str, *, body: str, now: datetime
+) -> AddedAs:
+    """As ``viewer`` (a token's user id and version) at ``now``, comment on the article at
+    ``slug``: only for an account that exists at that version and is not suspended, on an
+    article that is not locked. On PostgreSQL one statement, the request's only one
+    (``write_alone``), which records the comment's version 1 too; elsewhere one after
+    another in the session's transaction (the caller records the version)."""
+    user_id, version = viewer
+    params = {
+        "viewer_id": user_id,
+        "token_version": version,
+        "article_slug": slug,
+        "body": body,
+        "now": now,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        writes = (Comment, CommentVersion)
+        rows = await write_alone(session, _add_as_statement(), params, writes=writes)
+        if not rows:
+            return AddedAs(None, None, None, None, locked=False)
+        found = rows[0]
+        standing, author = _account(found, user_id)
+        if found["article_id"] is None:
+            return AddedAs(standing, author, None, None, locked=False)
+        joined = found["commenters"]
+        thread = Thread(found["owner"], [int(c) for c in joined.split(",")] if joined else [])
+        comment_id = found["comment_id"]
+        added = None if comment_id is None else Added(comment_id, found["article_id"], True)
+        return AddedAs(standing, author, added, thread, locked=bool(found["locked"]))
+    account = await read_rows(session, _ACCOUNT, params)
+    if not account:
+        return AddedAs(None, None, None, None, locked=False)
+    standing, author = _account(account[0], user_id)
+    target = await read_rows(session, _TARGET, params)
+    if not target:
+        return AddedAs(standing, author, None, None, locked=False)
+    article_id, owner, locked = target[0]["id"], target[0]["author_id"], bool(target[0]["locked"])
+    recent = await read_rows(session, _thread_commenters(user_id, article_id), {})
+    thread = Thread(owner, [row["commenter"] for row in recent])
+    added = None
+    if standing.may_write(now) and not locked:
+        added = await add(session, slug, author_id=user_id, body=body, now=now)
+    return AddedAs(standing, author, added, thread, locked=locked)
+
+
+_TARGET = select(
+    Article.id, Article.author_id, Article.locked_at.is_not(None).label("locked")
+).where(Article.slug == bindparam("article_slug", type_=String))
 
 
 async def article_is_locked(session: AsyncSession, slug: str) -> bool:

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 
 from fastboard.articles.models import Article
-from fastboard.auth import CurrentUser, OptionalViewer
+from fastboard.auth import CurrentUser, OptionalViewer, RequiredTokenClaims
 from fastboard.cache import cacheable
 from fastboard.comments import service
 from fastboard.comments.models import Comment, CommentVote
@@ -57,9 +57,9 @@ async def list_comments(
     responses=error_responses(401, 403, 404, 422),
 )
 async def add_comment(
-    slug: Slug, body: NewCommentRequest, session: SessionDep, author: CurrentUser
+    slug: Slug, body: NewCommentRequest, session: SessionDep, token: RequiredTokenClaims
 ) -> Response:
-    return JSONBytes({"comment": await service.add(session, slug, body.comment.body, author)})
+    return JSONBytes({"comment": await service.add(session, slug, body.comment.body, token)})
 
 
 @router.put(

@@ -20,10 +20,11 @@ from fastboard.history.models import CommentVersion
 from fastboard.live import events as live
 from fastboard.moderation import service as moderation
 from fastboard.moderation.models import Action, Target
-from fastboard.profiles.repository import Author
 from fastboard.profiles.service import profile_json
+from fastboard.security import VerifiedToken
 from fastboard.users import cache_keys as user_keys
 from fastboard.users.models import User
+from fastboard.users.standing import admit
 
 # Shaped as the wire model ``Comment`` (comments.schemas), keys in its order.
 CommentJSON = dict[str, Any]
@@ -53,28 +54,29 @@ async def list_for(
     return [_comment_json(row) for row in rows]
 
 
-async def add(session: AsyncSession, slug: str, body: str, author: User) -> CommentJSON:
+async def add(session: AsyncSession, slug: str, body: str, token: VerifiedToken) -> CommentJSON:
+    """The token's account is checked by the write itself (no load of its own): it writes
+    only for an account that exists at the token's version and is not suspended."""
     now = utcnow()
-    added = await repository.add(session, slug, author_id=author.id, body=body, now=now)
-    if added is None:
-        # Only an unlocked article takes the comment: find out which it was.
-        if await repository.article_is_locked(session, slug):
-            raise Forbidden(LOCKED, field="article")
+    viewer = (token.user_id, token.version)
+    done = await repository.add_as(session, viewer, slug, body=body, now=now)
+    admit(done.standing, "POST", now)
+    if done.thread is None:
         raise NotFound("article not found", field="article")
+    if done.locked:
+        raise Forbidden(LOCKED, field="article")
+    added, author = done.added, done.author
+    if added is None or author is None:  # neither can be once the checks above passed
+        raise RuntimeError("a comment admitted was not written")
     if not added.versioned:
         await history.record_comment(
-            session, added.id, added.article_id, body, editor_id=author.id, now=now
+            session, added.id, added.article_id, body, editor_id=token.user_id, now=now
         )
     # The history is never cached: its rows change no key.
     changed(session, Comment, CommentVersion, keys=[comments_on(slug)])
-    row = CommentRow(
-        id=added.id,
-        body=body,
-        created_at=now,
-        updated_at=now,
-        author=Author.of(author, following=False),  # nobody follows themselves
-    )
-    return await live.comment_added(session, slug, _comment_json(row), author.id)
+    row = CommentRow(id=added.id, body=body, created_at=now, updated_at=now, author=author)
+    thread = (done.thread.owner, done.thread.commenters)
+    return live.comment_added(session, slug, _comment_json(row), token.user_id, thread)
 
 
 async def _locked(session: AsyncSession, slug: str, comment_id: int, user: User) -> Locked:

@@ -12,13 +12,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 
 from fastboard.articles.models import Article
 from fastboard.boards.models import Board
-from fastboard.comments.models import Comment
 from fastboard.db import Database, Written, after_commit_note
 from fastboard.live.hub import CONTROL, Hub
 from fastboard.live.protocol import Close
@@ -123,21 +122,27 @@ async def article_locked(session: AsyncSession, lock: dict[str, Any]) -> None:
         publish(session, topic, event, lock)
 
 
-async def comment_added(
-    session: AsyncSession, slug: str, comment: dict[str, Any], author_id: int
+def comment_added(
+    session: AsyncSession,
+    slug: str,
+    comment: dict[str, Any],
+    author_id: int,
+    thread: tuple[int, list[int]] | None,
 ) -> dict[str, Any]:
     """``comment.created`` on the article's topic and on the article author's ``me``;
-    ``comment.reply`` on the ``me`` of everyone else who commented there before. Returns
-    ``comment``, for the service to answer."""
+    ``comment.reply`` on the ``me`` of everyone else who commented there before.
+    ``thread``: the article's author and its other commenters, most recent first (read
+    by the comment's own statement; at most one more than ``MAX_REPLY_NOTIFICATIONS``).
+    Returns ``comment``, for the service to answer."""
     data = {**comment, "author": {**comment["author"], "following": False}, "article": slug}
     publish(session, f"article:{slug}", "comment.created", data)
-    thread = await _thread(session, slug, author_id)
     if thread is None:
         return comment
-    owner, commenters = thread
+    owner, others = thread
     if owner != author_id:
         publish(session, f"user:{owner}", "comment.created", data)
-    for commenter in commenters:
+    commenters = [commenter for commenter in others if commenter not in (author_id, owner)]
+    for commenter in commenters[:MAX_REPLY_NOTIFICATIONS]:
         publish(session, f"user:{commenter}", "comment.reply", data)
     return comment
 
@@ -154,28 +159,6 @@ def comment_updated(session: AsyncSession, slug: str, comment: dict[str, Any]) -
 # A thread with more commenters notifies the most recent ones only: a comment's cost
 # stays bounded.
 MAX_REPLY_NOTIFICATIONS = 100
-
-
-async def _thread(session: AsyncSession, slug: str, author_id: int) -> tuple[int, list[int]] | None:
-    """The article's author, and who else commented on it (most recent first, neither the
-    article's author nor ``author_id``): one statement."""
-    others = (Comment.article_id == Article.id) & (Comment.author_id != author_id)
-    query = (
-        select(Article.author_id.label("owner"), Comment.author_id.label("commenter"))
-        .select_from(Article)
-        .outerjoin(Comment, others)
-        .where(Article.slug == slug)
-        .group_by(Article.author_id, Comment.author_id)
-        .order_by(func.max(Comment.id).desc())
-        # One more: the article's author may be among the commenters.
-        .limit(MAX_REPLY_NOTIFICATIONS + 1)
-    )
-    rows = (await session.execute(query)).all()
-    if not rows:
-        return None
-    owner = rows[0].owner
-    commenters = [row.commenter for row in rows if row.commenter not in (None, owner)]
-    return owner, commenters[:MAX_REPLY_NOTIFICATIONS]
 
 
 def favorites_counted(session: AsyncSession, article: dict[str, Any]) -> dict[str, Any]:

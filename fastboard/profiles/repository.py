@@ -90,14 +90,6 @@ def _author_statement(*, with_viewer: bool) -> Select[Any]:
     return select(*author_columns(User.id, viewer_id)).where(User.username == username)
 
 
-def followed_among(follower_id: BindParameter[int], user_ids: BindParameter[Any]) -> Select[Any]:
-    """Which of ``user_ids`` (an expanding parameter) ``follower_id`` follows: a range of
-    the follows primary key."""
-    return select(Follow.followee_id).where(
-        Follow.follower_id == follower_id, Follow.followee_id.in_(user_ids)
-    )
-
-
 async def get_author(
     session: AsyncSession, username: str, *, viewer_id: int | None
 ) -> Author | None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastboard.articles.models import Article, ArticleTag, Favorite, Tag
 from fastboard.comments.models import Comment
-from fastboard.db import insert_ignoring_duplicates, utcnow
+from fastboard.db import UTCDateTime, insert_ignoring_duplicates, utcnow
 from fastboard.fields import TAG_SEPARATOR
 from fastboard.profiles.models import Follow
 from fastboard.users.models import (
@@ -21,6 +21,32 @@ from fastboard.users.models import (
     UNUSABLE_PASSWORD_HASH,
     User,
 )
+
+
+def token_account() -> Any:
+    """The account a token names, at the token's version (the bound parameters
+    ``viewer_id`` and ``token_version``), as a CTE for a write to check in its own
+    statement: its profile, its standing, and whether it may write at ``now``."""
+    return (
+        select(
+            User.id.label("viewer_id"),
+            User.username.label("viewer_username"),
+            User.bio.label("viewer_bio"),
+            User.image.label("viewer_image"),
+            User.role.label("viewer_role"),
+            User.suspended_until,
+            User.suspension_reason,
+            or_(
+                User.suspended_until.is_(None),
+                User.suspended_until <= bindparam("now", type_=UTCDateTime),
+            ).label("allowed"),
+        )
+        .where(
+            User.id == bindparam("viewer_id", type_=BigInteger),
+            User.token_version == bindparam("token_version", type_=Integer),
+        )
+        .cte("viewer")
+    )
 
 
 async def get_by_id(session: AsyncSession, user_id: int) -> User | None:

@@ -421,6 +421,54 @@ async def test_every_fast_read_answers_what_the_orm_says(
     assert any(board.archived for board in tables.boards.values())
 
 
+@pytest.mark.parametrize("viewer_name", ["ann", "dan"])
+async def test_favorites_answer_what_the_orm_says_after_the_write(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str], viewer_name: str
+) -> None:
+    """A favorite reads its answer in the statement that writes: the article as the ORM
+    loads it once the write is committed (counts, flags, the author followed or not)."""
+    token = tokens[viewer_name]
+    for article in (await _load(app)).articles:
+        path = f"/api/articles/{article.slug}/favorite"
+        # Added, again (nothing changes), removed, again, added back.
+        for method in ("POST", "POST", "DELETE", "DELETE", "POST"):
+            response = await client.request(method, path, headers=auth(token))
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            assert SingleArticleResponse.model_validate(answer).model_dump(mode="json") == answer
+            tables = await _load(app)
+            now = next(row for row in tables.articles if row.id == article.id)
+            expected = _article(tables, now, tables.user_named(viewer_name), body=True)
+            assert answer == {"article": expected}, (method, article.slug)
+
+
+@pytest.mark.parametrize("author_name", ["ann", "dan"])
+async def test_a_new_comment_answers_what_the_orm_says(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, str], author_name: str
+) -> None:
+    """A comment reads its author in the statement that writes it: the comment as the
+    ORM loads it once committed, as its author sees it."""
+    token = tokens[author_name]
+    for article in (await _load(app)).articles:
+        if article.locked_at is not None:
+            continue
+        body = {"comment": {"body": f"{author_name} again on {article.slug}"}}
+        response = await client.post(
+            f"/api/articles/{article.slug}/comments", json=body, headers=auth(token)
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert SingleCommentResponse.model_validate(answer).model_dump(mode="json") == answer
+        tables = await _load(app)
+        viewer = tables.user_named(author_name)
+        expected = next(
+            comment
+            for comment in _comments(tables, article, viewer, "new")["comments"]
+            if comment["id"] == answer["comment"]["id"]
+        )
+        assert answer == {"comment": expected}
+
+
 # The operations answered with JSONBytes, their success status and declared wire model.
 DOCUMENTED = [
     ("get", "/api/articles", "200", MultipleArticlesResponse),

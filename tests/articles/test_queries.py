@@ -190,3 +190,28 @@ async def test_comments_cost_the_same_statements_for_one_or_fifteen(
     }
     assert following == {"ann": True, "ben": False}
     assert one_count == fifteen_count == COMMENTS_STATEMENTS
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+async def test_a_favorite_is_one_statement_on_postgresql(
+    client: httpx.AsyncClient,
+    count_queries: Any,
+    settings: Settings,
+    alice: dict[str, Any],
+    bob: dict[str, Any],
+    method: str,
+) -> None:
+    """The token's account, the write, the counter and the answer's article in one: no
+    load of the user first, no read of the article after."""
+    slug = (await create_article(client, alice["token"]))["slug"]
+    if method == "DELETE":
+        await favorite(client, bob["token"], slug)
+    with count_queries() as counter:
+        response = await client.request(
+            method, f"/api/articles/{slug}/favorite", headers=auth(bob["token"])
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["article"]["favorited"] is (method == "POST")
+    queries = [sql for sql in counter.statements if not TRANSACTION_CONTROL.match(sql)]
+    # SQLite cannot write inside a WITH: the account, the write, the counter, the article.
+    assert len(queries) == (4 if settings.is_sqlite else 1), queries

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from fastboard.cache import ReadCache
 from fastboard.settings import Settings
-from tests.articles.test_queries import run_counted
+from tests.articles.test_queries import TRANSACTION_CONTROL, run_counted
 from tests.conftest import CachedReads, auth, create_article, register
 
 pytestmark = pytest.mark.anyio
@@ -219,3 +219,18 @@ async def test_a_deleted_accounts_votes_leave_the_scores(
     assert response.status_code == 204, response.text
 
     assert (await listed(client, slug))[0]["score"] == -1
+
+
+async def test_a_comment_is_one_statement_on_postgresql(
+    settings: Settings, client: httpx.AsyncClient, count_queries: Any, alice: Account, bob: Account
+) -> None:
+    """The token's account, the comment, its version 1 and whom it notifies, in one: no
+    load of the user first, no read of the thread after."""
+    slug = (await create_article(client, alice["token"]))["slug"]
+    await add_comment(client, alice["token"], slug, "first")
+    with count_queries() as counter:
+        comment_id = await add_comment(client, bob["token"], slug, "second")
+    queries = [sql for sql in counter.statements if not TRANSACTION_CONTROL.match(sql)]
+    # SQLite: the account, the article, the thread, the comment, its version.
+    assert len(queries) == (5 if settings.is_sqlite else 1), queries
+    assert [c["id"] for c in await listed(client, slug)] == [comment_id, comment_id - 1]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 
+from fastboard.db import Written
 from fastboard.live import events
 from fastboard.users.models import User
 from tests.conftest import auth, create_article
@@ -82,29 +83,44 @@ async def _user_id(session: AsyncSession, username: str) -> int:
     return found
 
 
+@pytest.mark.own_app  # it adds an after-commit hook
 async def test_replies_go_to_the_most_recent_commenters_only(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cap: a thread with more commenters than it notifies reaches the most recent
     ones, never the article's author (who gets ``comment.created``) nor the new author."""
     monkeypatch.setattr(events, "MAX_REPLY_NOTIFICATIONS", 2)
+    published: list[events.LiveEvent] = []
+
+    async def capture(written: Written) -> None:
+        published.extend(note for note in written.notes if isinstance(note, events.LiveEvent))
+
+    app.state.database.after_commit(capture)
     owner, first, second, third, newest = [await register_user(client, f"cap{n}") for n in range(5)]
     slug = (await create_article(client, owner["token"]))["slug"]
-    for user in (first, owner, second, third, newest):
+    for user in (first, owner, second, third, newest, newest):
+        published.clear()
         posted = await client.post(
             f"/api/articles/{slug}/comments",
             json={"comment": {"body": "hi"}},
             headers=auth(user["token"]),
         )
         assert posted.status_code == 200, posted.text
+    missing = await client.post(
+        "/api/articles/no-such-article/comments",
+        json={"comment": {"body": "hi"}},
+        headers=auth(newest["token"]),
+    )
 
     async with app.state.database.reader() as session:
         ids = {
-            u["username"]: await _user_id(session, u["username"])
-            for u in (owner, second, third, newest)
+            u["username"]: await _user_id(session, u["username"]) for u in (owner, second, third)
         }
-        thread = await events._thread(session, slug, ids[newest["username"]])
-        missing = await events._thread(session, "no-such-article", ids[newest["username"]])
-
-    assert thread == (ids[owner["username"]], [ids[third["username"]], ids[second["username"]]])
-    assert missing is None
+    # newest's second comment: its own first one is no reason to notify it.
+    assert [(event.topic, event.event) for event in published] == [
+        (f"article:{slug}", "comment.created"),
+        (f"user:{ids[owner['username']]}", "comment.created"),
+        (f"user:{ids[third['username']]}", "comment.reply"),
+        (f"user:{ids[second['username']]}", "comment.reply"),
+    ]
+    assert missing.status_code == 404
