@@ -340,7 +340,9 @@ async def test_a_response_under_way_when_the_stop_begins_does_not_cut_its_connec
     writer.close()
 
 
-async def gated(scope: Scope, receive: Receive, send: Send, gates: dict[str, asyncio.Event]) -> None:
+async def gated(
+    scope: Scope, receive: Receive, send: Send, gates: dict[str, asyncio.Event]
+) -> None:
     """Answers ``/<name>`` with ``<name>``, once ``gates[name]`` (if any) is set."""
     name = scope["path"].strip("/")
     if name in gates:
