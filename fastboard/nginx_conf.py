@@ -158,9 +158,19 @@ def limit_parser(name: str) -> Callable[[str], str | int]:
     return parse_rate if isinstance(getattr(RateLimits, name), str) else parse_count
 
 
-def settings_from_env(environ: Mapping[str, str]) -> SiteSettings:
+def settings_from_env(
+    environ: Mapping[str, str],
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_listen: str | None = None,
+) -> SiteSettings:
     """The site's settings from ``FASTBOARD_NGINX_*`` variables (lists comma-separated);
-    a malformed one raises :class:`NginxSettingError` naming the variable."""
+    a malformed one raises :class:`NginxSettingError` naming the variable.
+
+    ``tls_*``: the command line's TLS flags, each replacing its own variable; the pair is
+    checked once merged, so a certificate from one and its key from the other is a pair.
+    """
 
     def values(flag: str, parse: Callable[[str], T]) -> list[T]:
         name = env_name(flag)
@@ -180,9 +190,11 @@ def settings_from_env(environ: Mapping[str, str]) -> SiteSettings:
         for flag in ("tls-cert", "tls-key", "tls-listen", "acme-root")
     )
     try:
-        tls = tls_from(cert or None, key or None, listen)
+        tls = tls_from(tls_cert or cert or None, tls_key or key or None, tls_listen or listen)
     except NginxSettingError as exc:
-        raise NginxSettingError(f"{env_name('tls-cert')} / _KEY / _LISTEN: {exc}") from None
+        raise NginxSettingError(
+            f"--tls-cert / --tls-key / --tls-listen, {env_name('tls-cert')} / _KEY / _LISTEN: {exc}"
+        ) from None
     return SiteSettings(
         limits=RateLimits(**limits),  # type: ignore[arg-type]
         trusted_proxies=tuple(values("trusted-proxies", parse_trusted_proxy)),

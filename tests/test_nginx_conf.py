@@ -332,3 +332,29 @@ def test_tls_from_the_environment_with_the_listen_from_a_flag(
     assert "ssl_certificate /etc/tls/board.pem;" in out
     assert "listen 9443 ssl http2;" in out
     assert "return 301 https://$host:9443$request_uri;" in out
+
+
+def test_tls_flags_keep_the_listen_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_LISTEN", "8443")
+    assert main(["nginx-conf", "--tls-cert", "/c.pem", "--tls-key", "/k.pem"]) == 0
+    out = capsys.readouterr().out
+    assert "listen 8443 ssl http2;" in out
+    assert "listen 443" not in out
+
+
+def test_a_certificate_from_the_environment_pairs_with_a_key_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_CERT", "/etc/tls/board.pem")
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_KEY", "/etc/tls/old.key")
+    assert main(["nginx-conf", "--tls-key", "/etc/tls/board.key"]) == 0
+    out = capsys.readouterr().out
+    assert "ssl_certificate /etc/tls/board.pem;" in out
+    assert "ssl_certificate_key /etc/tls/board.key;" in out
+    monkeypatch.delenv("FASTBOARD_NGINX_TLS_KEY")
+    assert main(["nginx-conf", "--tls-key", "/etc/tls/board.key"]) == 0
+    assert "ssl_certificate_key /etc/tls/board.key;" in capsys.readouterr().out
+    assert main(["nginx-conf", "--tls-listen", "8443"]) == 2  # still no key anywhere
+    assert "give both" in capsys.readouterr().err
