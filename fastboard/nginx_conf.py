@@ -291,8 +291,18 @@ def acme_location(acme_root: Path | None) -> str:
     )
 
 
+def redirect_host(server_name: str) -> str | None:
+    """The host HTTP requests are redirected to: the first of ``server_name``'s names when
+    it is a plain one; None for ``_``, wildcards and regular expressions (no one host)."""
+    names = server_name.split()
+    first = names[0] if names else ""
+    if first in ("", "_") or first.startswith(("~", ".")) or "*" in first:
+        return None
+    return first
+
+
 def _tls_values(
-    listen: str, server_name: str, tls: Tls | None, acme_root: Path | None
+    listen: str, server_name: str, tls: Tls | None, acme_root: Path | None, access_log: str
 ) -> dict[str, object]:
     if tls is None:
         return {
@@ -302,11 +312,21 @@ def _tls_values(
             "https_redirect_server": "",
         }
     port = _port(tls.listen)
+    host = redirect_host(server_name)
     redirect = fill(
         resources.template(HTTPS_REDIRECT_TEMPLATE),
         {
             "listen": listen,
             "server_name": server_name,
+            "access_log": access_log,
+            "redirect_host": host or "$host",
+            "redirect_headers": (
+                "# Always the site's own host: nothing the client sends changes this answer."
+                if host
+                else "# Any host, echoed: fit for the browser that asked, never for a shared cache."
+                + _INDENT
+                + "    add_header Cache-Control private;"
+            ),
             "https_port": "" if port == 443 else f":{port}",
             "acme_location": acme_location(acme_root),
         },
@@ -379,6 +399,6 @@ def render_site_conf(
             "connections_per_address": parse_connections(str(limits.connections)),
             "real_ip": real_ip_directives(trusted_proxies),
             "hsts": HSTS,
-            **_tls_values(listen, server_name, tls, acme_root),
+            **_tls_values(listen, server_name, tls, acme_root, access_log),
         },
     )

@@ -229,6 +229,44 @@ def test_with_a_certificate_https_serves_and_http_redirects() -> None:
     assert "return 301 https://$host$request_uri;" in site(tls=Tls(Path("/c"), Path("/k")))
 
 
+def redirect_server(rendered: str) -> str:
+    return rendered.split("\nserver {")[2]
+
+
+def test_the_redirect_names_the_sites_own_host_not_the_clients() -> None:
+    """Else "Host: evil.example" gets a redirect to https://evil.example, which a shared
+    cache in front could hand to everyone."""
+    tls = Tls(Path("/c"), Path("/k"), listen="8443")
+    redirect = redirect_server(site(tls=tls, server_name="board.example www.board.example"))
+    assert "return 301 https://board.example:8443$request_uri;" in redirect
+    assert "return 308 https://board.example:8443$request_uri;" in redirect
+    assert "$host" not in redirect
+    assert "Cache-Control" not in redirect
+
+
+@pytest.mark.parametrize("server_name", ["_", "*.board.example", ".board.example", "~^b\\d+$"])
+def test_without_one_plain_name_the_redirect_keeps_the_host_privately(server_name: str) -> None:
+    redirect = redirect_server(site(tls=Tls(Path("/c"), Path("/k")), server_name=server_name))
+    assert "return 301 https://$host$request_uri;" in redirect
+    assert "add_header Cache-Control private;" in location(redirect, "/")
+
+
+def test_the_redirect_server_logs_like_the_site_with_redirects_sampled() -> None:
+    """Without its own access_log it wrote NGINX's default log: every line of a flood."""
+    rendered = site(tls=Tls(Path("/c"), Path("/k")))
+    redirect = redirect_server(rendered)
+    log = "access_log /var/log/nginx/fastboard.access.log fastboard_json buffer=64k flush=1s"
+    assert f"{log} if=$fastboard_redirect_loggable;" in redirect
+    sampling = re.search(r"map \$status \$fastboard_redirect_loggable \{([^}]*)\}", rendered)
+    assert sampling is not None
+    rules = dict(line.split() for line in sampling.group(1).strip().rstrip(";").split(";\n"))
+    assert rules == {
+        "301": "$fastboard_refusal_sampled",
+        "308": "$fastboard_refusal_sampled",
+        "default": "1",
+    }
+
+
 def test_hsts_is_the_apps_value_sent_by_nginx_alone_over_tls() -> None:
     rendered = site()
     assert HSTS == APP_HSTS
