@@ -28,7 +28,6 @@ from fastboard.nginx_conf import (
     parse_upstream,
     render_site_conf,
     settings_from_env,
-    tls_from,
 )
 from fastboard.resources import web_root
 from fastboard.settings import Settings, get_settings
@@ -128,21 +127,15 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
 
 
 def cmd_nginx_conf(args: argparse.Namespace) -> int:
-    # FASTBOARD_NGINX_* variables first; a flag given on the command line wins.
+    # FASTBOARD_NGINX_* variables first; a flag given on the command line wins, field by
+    # field (a certificate from one and its key from the other make a pair).
     try:
-        from_env = settings_from_env(os.environ)
+        from_env = settings_from_env(
+            os.environ, tls_cert=args.tls_cert, tls_key=args.tls_key, tls_listen=args.tls_listen
+        )
     except NginxSettingError as exc:
         raise _BadSettings(str(exc)) from exc
     given = {name: getattr(args, name) for name in LIMIT_FLAGS if getattr(args, name) is not None}
-    env_tls = from_env.tls
-    try:
-        tls = tls_from(
-            args.tls_cert or (str(env_tls.cert) if env_tls else None),
-            args.tls_key or (str(env_tls.key) if env_tls else None),
-            args.tls_listen or (env_tls.listen if env_tls else ""),
-        )
-    except NginxSettingError as exc:
-        raise _BadSettings(f"--tls-cert / --tls-key / --tls-listen: {exc}") from exc
     site = render_site_conf(
         listen=args.listen,
         upstream_socket=args.upstream_socket,
@@ -154,7 +147,7 @@ def cmd_nginx_conf(args: argparse.Namespace) -> int:
         trusted_proxies=(
             args.trusted_proxy if args.trusted_proxy is not None else from_env.trusted_proxies
         ),
-        tls=tls,
+        tls=from_env.tls,
         acme_root=args.acme_root or from_env.acme_root,
     )
     if args.output is None:

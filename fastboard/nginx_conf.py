@@ -158,9 +158,19 @@ def limit_parser(name: str) -> Callable[[str], str | int]:
     return parse_rate if isinstance(getattr(RateLimits, name), str) else parse_count
 
 
-def settings_from_env(environ: Mapping[str, str]) -> SiteSettings:
+def settings_from_env(
+    environ: Mapping[str, str],
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    tls_listen: str | None = None,
+) -> SiteSettings:
     """The site's settings from ``FASTBOARD_NGINX_*`` variables (lists comma-separated);
-    a malformed one raises :class:`NginxSettingError` naming the variable."""
+    a malformed one raises :class:`NginxSettingError` naming the variable.
+
+    ``tls_*``: the command line's TLS flags, each replacing its own variable; the pair is
+    checked once merged, so a certificate from one and its key from the other is a pair.
+    """
 
     def values(flag: str, parse: Callable[[str], T]) -> list[T]:
         name = env_name(flag)
@@ -180,9 +190,11 @@ def settings_from_env(environ: Mapping[str, str]) -> SiteSettings:
         for flag in ("tls-cert", "tls-key", "tls-listen", "acme-root")
     )
     try:
-        tls = tls_from(cert or None, key or None, listen)
+        tls = tls_from(tls_cert or cert or None, tls_key or key or None, tls_listen or listen)
     except NginxSettingError as exc:
-        raise NginxSettingError(f"{env_name('tls-cert')} / _KEY / _LISTEN: {exc}") from None
+        raise NginxSettingError(
+            f"--tls-cert / --tls-key / --tls-listen, {env_name('tls-cert')} / _KEY / _LISTEN: {exc}"
+        ) from None
     return SiteSettings(
         limits=RateLimits(**limits),  # type: ignore[arg-type]
         trusted_proxies=tuple(values("trusted-proxies", parse_trusted_proxy)),
@@ -279,8 +291,18 @@ def acme_location(acme_root: Path | None) -> str:
     )
 
 
+def redirect_host(server_name: str) -> str | None:
+    """The host HTTP requests are redirected to: the first of ``server_name``'s names when
+    it is a plain one; None for ``_``, wildcards and regular expressions (no one host)."""
+    names = server_name.split()
+    first = names[0] if names else ""
+    if first in ("", "_") or first.startswith(("~", ".")) or "*" in first:
+        return None
+    return first
+
+
 def _tls_values(
-    listen: str, server_name: str, tls: Tls | None, acme_root: Path | None
+    listen: str, server_name: str, tls: Tls | None, acme_root: Path | None, access_log: str
 ) -> dict[str, object]:
     if tls is None:
         return {
@@ -290,11 +312,21 @@ def _tls_values(
             "https_redirect_server": "",
         }
     port = _port(tls.listen)
+    host = redirect_host(server_name)
     redirect = fill(
         resources.template(HTTPS_REDIRECT_TEMPLATE),
         {
             "listen": listen,
             "server_name": server_name,
+            "access_log": access_log,
+            "redirect_host": host or "$host",
+            "redirect_headers": (
+                "# Always the site's own host: nothing the client sends changes this answer."
+                if host
+                else "# Any host, echoed: fit for the browser that asked, never for a shared cache."
+                + _INDENT
+                + "    add_header Cache-Control private;"
+            ),
             "https_port": "" if port == 443 else f":{port}",
             "acme_location": acme_location(acme_root),
         },
@@ -367,6 +399,6 @@ def render_site_conf(
             "connections_per_address": parse_connections(str(limits.connections)),
             "real_ip": real_ip_directives(trusted_proxies),
             "hsts": HSTS,
-            **_tls_values(listen, server_name, tls, acme_root),
+            **_tls_values(listen, server_name, tls, acme_root, access_log),
         },
     )

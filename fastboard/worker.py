@@ -64,12 +64,19 @@ class DrainingHttpProtocol(HttpToolsProtocol):
     close``, and closes a connection that stays idle only after ``DRAIN_IDLE_SECONDS``.
     A response already under way when the stop begins went out promising keep-alive, so
     its connection is treated as idle once it ends, never closed straight after it.
+    Pipelined requests already received are all answered, the last with ``Connection:
+    close``; the idle close waits until no request is running.
     """
 
     draining = False
 
     def shutdown(self) -> None:
         self.draining = True
+        if self.pipeline:
+            # Uvicorn starts the queue from its right end: the left one is answered last.
+            # Earlier ones keep their keep-alive, or closing after them drops the rest.
+            self.pipeline[0][0].keep_alive = False
+            return
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             if not cycle.response_started:
@@ -83,9 +90,14 @@ class DrainingHttpProtocol(HttpToolsProtocol):
             self.cycle.keep_alive = False
 
     def on_response_complete(self) -> None:
+        # Uvicorn has already started the next pipelined request, if any (self.cycle is
+        # the last one received): the idle close waits for the connection to be idle.
         super().on_response_complete()
-        if self.draining and not self.transport.is_closing() and not self.pipeline:
+        if self.draining and not self.transport.is_closing() and self._idle():
             self._close_if_idle_for(DRAIN_IDLE_SECONDS)
+
+    def _idle(self) -> bool:
+        return not self.pipeline and (self.cycle is None or self.cycle.response_complete)
 
     def _close_if_idle_for(self, seconds: float) -> None:
         # Uvicorn's own keep-alive timer, shortened: the next bytes received cancel it.
@@ -219,6 +231,19 @@ class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]
                 "expect sporadic 502s; fastboard.gunicorn_conf sets a safe value",
                 self.cfg.keepalive,
                 NGINX_UPSTREAM_KEEPALIVE_TIMEOUT,
+            )
+        if self.config.timeout_graceful_shutdown <= DRAIN_IDLE_SECONDS:
+            # Not clamped: a longer drain would overrun graceful_timeout, and Gunicorn
+            # would kill the worker before its lifespan shutdown closes the pool.
+            self.log.warning(
+                "graceful_timeout=%ss leaves Uvicorn %ss to stop, not more than the %ss a "
+                "stopping worker waits for NGINX to close its idle connections: they are cut "
+                "while NGINX may still send on them (expect 502s on every stop); set "
+                "FASTBOARD_GRACEFUL_TIMEOUT above %s",
+                self.cfg.graceful_timeout,
+                self.config.timeout_graceful_shutdown,
+                DRAIN_IDLE_SECONDS,
+                int(DRAIN_IDLE_SECONDS) + SHUTDOWN_MARGIN_SECONDS,
             )
 
     def run(self) -> None:

@@ -229,6 +229,44 @@ def test_with_a_certificate_https_serves_and_http_redirects() -> None:
     assert "return 301 https://$host$request_uri;" in site(tls=Tls(Path("/c"), Path("/k")))
 
 
+def redirect_server(rendered: str) -> str:
+    return rendered.split("\nserver {")[2]
+
+
+def test_the_redirect_names_the_sites_own_host_not_the_clients() -> None:
+    """Else "Host: evil.example" gets a redirect to https://evil.example, which a shared
+    cache in front could hand to everyone."""
+    tls = Tls(Path("/c"), Path("/k"), listen="8443")
+    redirect = redirect_server(site(tls=tls, server_name="board.example www.board.example"))
+    assert "return 301 https://board.example:8443$request_uri;" in redirect
+    assert "return 308 https://board.example:8443$request_uri;" in redirect
+    assert "$host" not in redirect
+    assert "Cache-Control" not in redirect
+
+
+@pytest.mark.parametrize("server_name", ["_", "*.board.example", ".board.example", "~^b\\d+$"])
+def test_without_one_plain_name_the_redirect_keeps_the_host_privately(server_name: str) -> None:
+    redirect = redirect_server(site(tls=Tls(Path("/c"), Path("/k")), server_name=server_name))
+    assert "return 301 https://$host$request_uri;" in redirect
+    assert "add_header Cache-Control private;" in location(redirect, "/")
+
+
+def test_the_redirect_server_logs_like_the_site_with_redirects_sampled() -> None:
+    """Without its own access_log it wrote NGINX's default log: every line of a flood."""
+    rendered = site(tls=Tls(Path("/c"), Path("/k")))
+    redirect = redirect_server(rendered)
+    log = "access_log /var/log/nginx/fastboard.access.log fastboard_json buffer=64k flush=1s"
+    assert f"{log} if=$fastboard_redirect_loggable;" in redirect
+    sampling = re.search(r"map \$status \$fastboard_redirect_loggable \{([^}]*)\}", rendered)
+    assert sampling is not None
+    rules = dict(line.split() for line in sampling.group(1).strip().rstrip(";").split(";\n"))
+    assert rules == {
+        "301": "$fastboard_refusal_sampled",
+        "308": "$fastboard_refusal_sampled",
+        "default": "1",
+    }
+
+
 def test_hsts_is_the_apps_value_sent_by_nginx_alone_over_tls() -> None:
     rendered = site()
     assert HSTS == APP_HSTS
@@ -332,3 +370,29 @@ def test_tls_from_the_environment_with_the_listen_from_a_flag(
     assert "ssl_certificate /etc/tls/board.pem;" in out
     assert "listen 9443 ssl http2;" in out
     assert "return 301 https://$host:9443$request_uri;" in out
+
+
+def test_tls_flags_keep_the_listen_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_LISTEN", "8443")
+    assert main(["nginx-conf", "--tls-cert", "/c.pem", "--tls-key", "/k.pem"]) == 0
+    out = capsys.readouterr().out
+    assert "listen 8443 ssl http2;" in out
+    assert "listen 443" not in out
+
+
+def test_a_certificate_from_the_environment_pairs_with_a_key_flag(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_CERT", "/etc/tls/board.pem")
+    monkeypatch.setenv("FASTBOARD_NGINX_TLS_KEY", "/etc/tls/old.key")
+    assert main(["nginx-conf", "--tls-key", "/etc/tls/board.key"]) == 0
+    out = capsys.readouterr().out
+    assert "ssl_certificate /etc/tls/board.pem;" in out
+    assert "ssl_certificate_key /etc/tls/board.key;" in out
+    monkeypatch.delenv("FASTBOARD_NGINX_TLS_KEY")
+    assert main(["nginx-conf", "--tls-key", "/etc/tls/board.key"]) == 0
+    assert "ssl_certificate_key /etc/tls/board.key;" in capsys.readouterr().out
+    assert main(["nginx-conf", "--tls-listen", "8443"]) == 2  # still no key anywhere
+    assert "give both" in capsys.readouterr().err

@@ -217,6 +217,28 @@ async def test_a_stopping_worker_closes_a_connection_idle_past_the_drain_period(
     writer.close()
 
 
+@pytest.mark.parametrize(("graceful_timeout", "warned"), [(10, True), (11, False), (30, False)])
+def test_a_graceful_timeout_too_short_for_the_drain_is_warned_at_boot(
+    caplog: pytest.LogCaptureFixture, graceful_timeout: int, warned: bool
+) -> None:
+    """At 10 s or less Uvicorn's deadline (5 s inside it) cuts idle connections no later
+    than the drain would: NGINX may be sending on them."""
+    cfg = Config()
+    cfg.set("keepalive", NGINX_UPSTREAM_KEEPALIVE_TIMEOUT + 15)
+    cfg.set("graceful_timeout", graceful_timeout)
+    logger = Logger(cfg)
+    logger.error_log.addHandler(caplog.handler)
+    try:
+        made = UvicornWorker(0, 0, [], SimpleNamespace(wsgi=Recorder), 30, cfg, logger)
+        made.tmp.close()
+    finally:
+        logger.error_log.removeHandler(caplog.handler)
+    warnings = [r.getMessage() for r in caplog.records if "graceful_timeout" in r.getMessage()]
+    assert bool(warnings) is warned, warnings
+    if warned:
+        assert "FASTBOARD_GRACEFUL_TIMEOUT above 10" in warnings[0]
+
+
 def test_drain_outlasts_nginx_idle_connections() -> None:
     """NGINX closes an idle upstream connection first: it never sends on one the worker
     is about to close."""
@@ -313,6 +335,94 @@ async def test_a_response_under_way_when_the_stop_begins_does_not_cut_its_connec
         assert head.startswith(b"http/1.1 200")
         assert b"connection: close" in head
         assert body == b"ok"
+        assert await reader.read() == b""
+        await task
+    writer.close()
+
+
+async def gated(
+    scope: Scope, receive: Receive, send: Send, gates: dict[str, asyncio.Event]
+) -> None:
+    """Answers ``/<name>`` with ``<name>``, once ``gates[name]`` (if any) is set."""
+    name = scope["path"].strip("/")
+    if name in gates:
+        await gates[name].wait()
+    body = name.encode()
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def pipelined_server(
+    tmp_path: Path, gates: dict[str, asyncio.Event]
+) -> tuple[Server, Path, asyncio.Task[None]]:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await gated(scope, receive, send, gates)
+
+    path = tmp_path / "s.sock"
+    config = UvicornConfig(
+        app=app, uds=str(path), http=DrainingHttpProtocol, lifespan="off", log_config=None
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - Uvicorn sets a flag, no event
+        await asyncio.sleep(0.01)
+    return server, path, task
+
+
+def get(name: str) -> bytes:
+    return f"GET /{name} HTTP/1.1\r\nHost: fastboard\r\n\r\n".encode()
+
+
+async def read_named(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = (await reader.readuntil(b"\r\n\r\n")).lower()
+    length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head, await reader.readexactly(length)
+
+
+async def test_a_pipelined_request_outlasting_the_drain_period_is_not_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle close is armed only once no request runs: before, it was armed when the
+    first response ended, while Uvicorn was already running the queued one (cut at 5 s)."""
+    monkeypatch.setattr(worker_module, "DRAIN_IDLE_SECONDS", 0.2)
+    gates = {"first": asyncio.Event(), "second": asyncio.Event()}
+    server, path, task = await pipelined_server(tmp_path, gates)
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(get("first") + get("second"))
+    await asyncio.sleep(0.1)  # both received: the second waits in Uvicorn's queue
+
+    await stop_accepting(server, path)
+    gates["first"].set()
+    with anyio.fail_after(10):
+        head, body = await read_named(reader)
+        assert (head.startswith(b"http/1.1 200"), body) == (True, b"first")
+        # The second request runs for several drain periods before it answers.
+        await asyncio.sleep(1.0)
+        gates["second"].set()
+        head, body = await read_named(reader)
+        assert (head.startswith(b"http/1.1 200"), body) == (True, b"second")
+        assert b"connection: close" in head
+        assert await reader.read() == b""
+        await task
+    writer.close()
+
+
+async def test_a_stopping_worker_answers_every_pipelined_request_then_closes(
+    tmp_path: Path,
+) -> None:
+    gates = {"first": asyncio.Event()}
+    server, path, task = await pipelined_server(tmp_path, gates)
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(get("first") + get("second") + get("third"))
+    await asyncio.sleep(0.1)
+
+    await stop_accepting(server, path)
+    gates["first"].set()
+    with anyio.fail_after(10):
+        answers = [await read_named(reader) for _ in range(3)]
+        assert [body for _, body in answers] == [b"first", b"second", b"third"]
+        assert [b"connection: close" in head for head, _ in answers] == [False, False, True]
         assert await reader.read() == b""
         await task
     writer.close()

@@ -126,6 +126,10 @@ async def test_slow_clients_hold_no_worker_and_are_closed_by_nginx(
         await asyncio.sleep(0.05)
 
     upstream: list[int] = []
+    # Slow connections still open as each normal answer arrives. NGINX closes them after
+    # client_header_timeout / client_body_timeout (10 s), however long the normal client
+    # takes: the first answers are what show it served while they were all held.
+    slow_open: list[int] = []
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     transport = httpx.AsyncHTTPTransport(local_address=NORMAL)
@@ -137,24 +141,25 @@ async def test_slow_clients_hold_no_worker_and_are_closed_by_nginx(
                 response = await client.get("/api/tags")
                 latencies.append(time.perf_counter() - started)
                 statuses[response.status_code] += 1
+                slow_open.append(len(attackers) - slow.closed_by_server)
                 upstream.append(upstream_connections(stack.socket))
 
         await asyncio.gather(*(normal_client() for _ in range(4)))
-    open_meanwhile = len(attackers) - slow.closed_by_server
     await asyncio.wait_for(attack, timeout=45)
 
     latencies.sort()
     p50, p99 = (latencies[int(len(latencies) * share)] * 1000 for share in (0.5, 0.99))
     print(
-        f"slow clients: {len(attackers)} ({open_meanwhile} still open after the normal "
-        f"client's {sum(statuses.values())} requests); upstream connections at most "
+        f"slow clients: {len(attackers)} ({slow_open[0]} open at the normal client's first "
+        f"answer, {slow_open[-1]} at its {sum(statuses.values())}th); upstream connections at most "
         f"{max(upstream)} ({idle} before); normal p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
         f"answers {dict(slow.answers)}"
     )
     assert statuses == Counter({200: 200})
     # Hundreds of slow connections were open; the worker saw the normal client's only
-    # (at most one connection per concurrent request, kept alive by NGINX's pool).
-    assert open_meanwhile >= 200
+    # (at most one connection per concurrent request, kept alive by NGINX's pool). Not
+    # "still open after all 200": on a busy machine those may outlast NGINX's timeouts.
+    assert max(slow_open) >= 200
     assert max(upstream) <= idle + 4
     # NGINX closed every slow connection itself (the clients would have gone on): the
     # slowloris ones at client_header_timeout, the stalled uploads at client_body_timeout

@@ -9,7 +9,9 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -22,8 +24,9 @@ from websockets.asyncio.client import connect
 from dev.stack import RunningStack, free_port
 from fastboard.headers import HSTS
 from fastboard.nginx_conf import Tls
-from tests.stack.conftest import StackFactory
+from tests.stack.conftest import StackFactory, nginx_log
 from tests.stack.live_clients import subscribe
+from tests.stack.test_front import logged
 
 pytestmark = [pytest.mark.stack, pytest.mark.anyio]
 
@@ -149,17 +152,37 @@ async def test_plain_http_redirects_to_https_keeping_path_and_query(
     assert "strict-transport-security" not in get.headers
 
 
+async def test_a_redirect_for_any_host_is_kept_from_shared_caches(
+    tls_stack: RunningStack,
+) -> None:
+    """The stack's server_name is "_": the Host is echoed (the browser asked for it), but
+    marked private, so a cache in front cannot hand it to anyone else. (A site with a
+    name redirects to that name: tests/test_nginx_conf.py.)"""
+    assert tls_stack.http_url is not None
+    port = tls_stack.url.rsplit(":", 1)[1]
+    async with httpx.AsyncClient(base_url=tls_stack.http_url, timeout=15) as plain:
+        spoofed = await plain.get("/x", headers={"Host": "evil.example"})
+    assert spoofed.headers["location"] == f"https://evil.example:{port}/x"
+    assert spoofed.headers["cache-control"] == "private"
+
+
 async def test_certificate_challenges_are_answered_over_plain_http(
     tls_stack: RunningStack,
 ) -> None:
     """A renewal (certbot --webroot) must not depend on the certificate it renews."""
     assert tls_stack.http_url is not None
+    request_id = f"acme-{uuid4().hex}"
     async with httpx.AsyncClient(base_url=tls_stack.http_url, timeout=15) as plain:
-        token = await plain.get(f"/.well-known/acme-challenge/{CHALLENGE}")
+        token = await plain.get(
+            f"/.well-known/acme-challenge/{CHALLENGE}", headers={"X-Request-Id": request_id}
+        )
         missing = await plain.get("/.well-known/acme-challenge/nope")
     assert token.status_code == 200
     assert token.text == f"{CHALLENGE}.key-authorization"
     assert missing.status_code == 404
+    # In the site's JSON access log (not NGINX's default one), like the site's requests.
+    record = await logged(partial(nginx_log, tls_stack), request_id)
+    assert (record["uri"], record["status"]) == (f"/.well-known/acme-challenge/{CHALLENGE}", 200)
 
 
 def handshake(stack: RunningStack, version: ssl.TLSVersion, alpn: list[str]) -> tuple[str, str]:
