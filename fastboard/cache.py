@@ -77,7 +77,8 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
 from starlette.applications import Starlette
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -515,7 +516,7 @@ class ReadCache:
         connection Redis or the network dropped (a timeout is not retried)."""
         try:
             return await command()
-        except ConnectionError:
+        except RedisConnectionError:
             # Its idle fellows were likely dropped too: open anew rather than try each.
             await self.client.connection_pool.disconnect(inuse_connections=False)
             return await command()
