@@ -584,18 +584,22 @@ class ReadCache:
             self._covered = max(self._covered, lost)
 
     async def close(self) -> None:
-        if self._resync is not None:
-            self._resync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._resync
-            self._resync = None
+        await self._stop_resync()
         if self._client is not None and self.owes_advance:
             await self._last_advance()
+            await self._stop_resync()  # one it started (finding Redis restarted, say)
         for client in (self._client, self._separate):
             if client is not None:
                 await client.aclose(close_connection_pool=True)
         self._client = self._separate = None
         self._scripts = None
+
+    async def _stop_resync(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resync
+            self._resync = None
 
     async def _last_advance(self) -> None:
         """One bounded attempt at the advance this worker owes: stopping (recycled, HUP,

@@ -877,3 +877,25 @@ async def test_the_generation_has_no_ttl_and_once_lost_revives_nothing(
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_a_worker_closed_owing_an_advance_while_redis_is_away_says_so(
+    through_forwarder: tuple[TcpForwarder, Settings],
+    own_prefix: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its one attempt fails (bounded, the stop goes on): answers stored before the lost
+    invalidation are served until they expire, and the log says so."""
+    forwarder, settings = through_forwarder
+    writer, reader = ReadCache(settings), ReadCache(own_prefix)
+    try:
+        assert await stored(reader, "/page", ["article:1"])
+        forwarder.stop()
+        await writer.invalidate(["article:1"])
+        await writer.close()
+        assert any("closed owing an advance" in r.getMessage() for r in caplog.records)
+        forwarder.start()
+        assert (await reader.lookup("/page")).found is not None  # the documented limit
+    finally:
+        await writer.close()
+        await reader.close()
