@@ -29,8 +29,8 @@ bypass the API).
 Redis trouble never fails a request: the cache steps aside and the database answers. A
 bump that fails is not lost either: every entry also depends on one *generation* key
 (kept without TTL), which a worker *advances* (bumps) whenever an invalidation may have
-been lost: its own bump failed, or it found Redis restarted (a new ``run_id`` on a new
-connection: data lost, or restored from a snapshot older than the last bumps). Until the
+been lost: its own bump failed, or it found Redis restarted (a new ``run_id`` on any
+connection it opens: data lost, or restored from a snapshot older than the last bumps). Until the
 advance lands, in the background as soon as Redis answers it, that worker serves nothing
 from the cache; on shutdown it makes one last bounded attempt (``CLOSE_ADVANCE_SECONDS``).
 
@@ -48,7 +48,8 @@ one round trip, not a bypass. The guarantee, for a write whose bump was lost:
   before the lost bump is served after Redis returns (unless the writer's event loop is
   stalled longer than the grace);
 - a worker that saw no error (Redis was lost for the writer only, or this worker sent
-  nothing during the outage and finds its connection merely closed) cannot tell, and may
+  nothing during the outage and finds its connection merely closed, or it first connected
+  after Redis restarted from a snapshot) cannot tell, and may
   serve such an answer until the writer's advance: at most the writer's outage plus the
   bound above;
 - a writer killed outright (SIGKILL, OOM) before its advance leaves such answers until
