@@ -27,15 +27,37 @@ revived entry. Entries expire after ``cache_ttl_seconds`` (staleness should a ch
 bypass the API).
 
 Redis trouble never fails a request: the cache steps aside and the database answers. A
-bump that fails is not lost either: every entry also depends on one *generation* key, and
-a worker that saw trouble (an error, a connection Redis dropped, Redis restarted with its
-data lost or restored from a snapshot) serves nothing from the cache until it has advanced
-the generation, in the background as soon as Redis answers. So every worker that went
-through an outage evicts all that was stored before it, whichever of them recovers first;
-a write acknowledged by a worker that alone lost Redis is evicted within ``RESYNC_SECONDS``
-of Redis answering it again. One Redis server, not a Cluster (the
-scripts read keys named inside entries). The client is created on first use, in the
-worker's event loop (never before Gunicorn forks), like the database engine.
+bump that fails is not lost either: every entry also depends on one *generation* key
+(kept without TTL), which a worker *advances* (bumps) whenever an invalidation may have
+been lost: its own bump failed, or it found Redis restarted (a new ``run_id`` on any
+connection it opens: data lost, or restored from a snapshot older than the last bumps). Until the
+advance lands, in the background as soon as Redis answers it, that worker serves nothing
+from the cache; on shutdown it makes one last bounded attempt (``CLOSE_ADVANCE_SECONDS``).
+
+A failed lookup or store loses nothing: that worker alone steps aside, and serves from the
+cache again once Redis has answered it for ``GRACE_SECONDS`` (no generation advance, no
+other worker affected). A connection error is retried once at once on a fresh connection,
+so a connection Redis closed while idle (its ``timeout``, a NAT, a managed Redis) costs
+one round trip, not a bypass. The guarantee, for a write whose bump was lost:
+
+- the writer serves nothing from the cache until its advance lands, which is within
+  ``RESYNC_SECONDS`` + ``SOCKET_TIMEOUT_SECONDS`` (+ one round trip) of Redis answering it;
+- a worker that saw errors meanwhile (a full outage: every busy worker did) serves again
+  only ``GRACE_SECONDS`` after Redis answers it, longer than that bound: when Redis comes
+  back for every worker at once, the writers' advances land first, and no answer stored
+  before the lost bump is served after Redis returns (unless the writer's event loop is
+  stalled longer than the grace);
+- a worker that saw no error (Redis was lost for the writer only, or this worker sent
+  nothing during the outage and finds its connection merely closed, or it first connected
+  after Redis restarted from a snapshot) cannot tell, and may
+  serve such an answer until the writer's advance: at most the writer's outage plus the
+  bound above;
+- a writer killed outright (SIGKILL, OOM) before its advance leaves such answers until
+  they expire (``cache_ttl_seconds``).
+
+One Redis server, not a Cluster (the scripts read keys named inside entries). The clients
+are created on first use, in the worker's event loop (never before Gunicorn forks), like
+the database engine.
 """
 
 from __future__ import annotations
@@ -44,7 +66,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextvars import Context, ContextVar
 from dataclasses import dataclass
@@ -57,6 +78,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from starlette.applications import Starlette
 from starlette.routing import compile_path
@@ -73,11 +95,17 @@ log = logging.getLogger(__name__)
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 _READS = "__fastboard_cache_reads__"
 
-# After Redis trouble, how often the cache tries to advance the generation (all the while
-# requests go straight to the database).
+# After Redis trouble, how often the cache tries Redis again (to advance the generation or
+# to see it answer), all the while requests go straight to the database.
 RESYNC_SECONDS = 0.5
 # Redis sits next to the app: a reply slower than this means trouble, not load.
 SOCKET_TIMEOUT_SECONDS = 0.5
+# After a failed lookup or store, how long Redis must have answered before this worker
+# serves from the cache again: longer than a writer that lost a bump takes to advance the
+# generation once Redis answers it (a pause, plus an attempt under way timing out).
+GRACE_SECONDS = 2 * RESYNC_SECONDS + SOCKET_TIMEOUT_SECONDS
+# On shutdown, how long a worker that owes an advance tries to make it.
+CLOSE_ADVANCE_SECONDS = 1.0
 # A key's version outlives every entry stored with it; once gone, such entries are misses.
 MIN_KEY_TTL_SECONDS = 86_400
 
@@ -244,39 +272,52 @@ return {0, clock(KEYS[2])}
 """
 )
 
-# KEYS: entry, clock. ARGV: the clock noted at lookup, entry TTL, version TTL,
+# KEYS: entry, clock, generation. ARGV: the clock noted at lookup, entry TTL, version TTL,
 # "<extra>\\n<body>", then the version keys. Stores nothing (returns 0) when a key was
 # bumped since the clock was noted: the answer may predate that write. A key without a
-# version gets the clock's value, which no earlier version of it can equal.
+# version gets the clock's value, which no version it had before a bump can equal. The
+# generation is one key for all entries, kept without TTL (a version that expired would
+# make every entry a miss at once); lost all the same (eviction), it comes back the same way.
 _STORE = (
     _CLOCK
     + """
 local noted = tonumber(ARGV[1])
 local deps = {}
-for i = 5, #ARGV do
-  local version = redis.call('GET', ARGV[i])
+local function current(key, ttl)
+  local version = redis.call('GET', key)
   if not version then
     version = clock(KEYS[2])
-    redis.call('SET', ARGV[i], version, 'EX', ARGV[3])
+    if ttl then
+      redis.call('SET', key, version, 'EX', ttl)
+    else
+      redis.call('SET', key, version)
+    end
   end
   local number = tonumber(version)
-  if not number or number > noted then return 0 end
-  deps[#deps + 1] = ARGV[i] .. ' ' .. version
+  if not number or number > noted then return nil end
+  deps[#deps + 1] = key .. ' ' .. version
+  return version
 end
+for i = 5, #ARGV do
+  if not current(ARGV[i], ARGV[3]) then return 0 end
+end
+if not current(KEYS[3], nil) then return 0 end
 redis.call('SET', KEYS[1], table.concat(deps, ' ') .. '\\n' .. ARGV[4], 'EX', ARGV[2])
 return 1
 """
 )
 
-# KEYS: clock. ARGV: version TTL, then the version keys to bump. Returns the new clock.
+# KEYS: clock, generation. ARGV: version TTL, "1" to advance the generation too, then the
+# version keys to bump. Returns the new clock.
 _BUMP = (
     _CLOCK
     + """
 clock(KEYS[1])
 local now = string.format('%d', redis.call('INCR', KEYS[1]))
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   redis.call('SET', ARGV[i], now, 'EX', ARGV[1])
 end
+if ARGV[2] == '1' then redis.call('SET', KEYS[2], now) end
 return now
 """
 )
@@ -332,10 +373,11 @@ def _run_id(info: bytes) -> bytes:
 class ReadCache:
     """One process's view of the shared cache; inert when no Redis URL is configured.
 
-    Out of sync: after any Redis error, or a connection Redis dropped, or Redis found
-    restarted, this worker may have missed a bump, and so may others. It then serves
-    nothing from the cache, and a background task advances the generation, on which every
-    entry depends, as soon as Redis answers: no answer stored before is served again.
+    Owing an advance: a bump of this worker failed, or Redis was found restarted, so an
+    invalidation may be lost. It then serves and stores nothing, and a background task
+    advances the generation, on which every entry depends, as soon as Redis answers: no
+    answer stored before is served again, by any worker. Unsure: a lookup or store failed;
+    it serves nothing until Redis has answered for ``GRACE_SECONDS``, evicting nothing.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -349,11 +391,14 @@ class ReadCache:
         # Outside the version keys' names (those are quoted): no domain key can be it.
         self._generation = f"{settings.redis_prefix}:read-generation"
         self._client: Redis | None = None
+        self._separate: Redis | None = None
         self._scripts: tuple[AsyncScript, AsyncScript, AsyncScript] | None = None
-        # Out of sync while more trouble was seen than the last advance covers.
-        self._troubles = 0
+        # Owing an advance while more invalidations may be lost than the last one covers.
+        self._lost = 0
         self._covered = 0
-        self._connected: weakref.WeakSet[AbstractConnection] = weakref.WeakSet()
+        # Unsure while more lookups or stores failed than Redis answering since settled.
+        self._failed = 0
+        self._settled = 0
         self._run_id: bytes | None = None
         self._resync: asyncio.Task[None] | None = None
 
@@ -365,13 +410,28 @@ class ReadCache:
                 self._url,
                 socket_timeout=SOCKET_TIMEOUT_SECONDS,
                 socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-                # A failed call is trouble to know of, not to retry quietly on a new
-                # connection (nor to sleep over in the middle of a request).
+                # Retried by ``_call`` only: once, on a connection error, never after a
+                # timeout (a stall is not to be waited out twice in a request).
                 retry=Retry(NoBackoff(), 0),
             )
             pool.on_connect = self._on_connect
             self._client = Redis(connection_pool=pool)
         return self._client
+
+    @property
+    def separate_client(self) -> Redis:
+        """A Redis client apart from the cache's, for the worker's other short commands
+        (the throttle): their failures say nothing of the cache, and the cache's retries
+        leave its pool alone. Made on first use, in the worker; closed with the cache."""
+        if self._separate is None:
+            assert self._url is not None
+            self._separate = Redis.from_url(
+                self._url,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+                retry=Retry(NoBackoff(), 0),
+            )
+        return self._separate
 
     @property
     def scripts(self) -> tuple[AsyncScript, AsyncScript, AsyncScript]:
@@ -390,19 +450,20 @@ class ReadCache:
         return self._version_prefix + quote(key, safe=":/-_.~")
 
     @property
+    def owes_advance(self) -> bool:
+        """Whether an invalidation of this worker may be lost and no advance covers it."""
+        return self._lost != self._covered
+
+    @property
     def in_sync(self) -> bool:
-        """Whether this worker trusts the cache: no trouble since the last advance."""
-        return self._troubles == self._covered
+        """Whether this worker trusts the cache: nothing owed, no failure unsettled."""
+        return not self.owes_advance and self._failed == self._settled
 
     def _available(self) -> bool:
         return self.enabled and self.in_sync
 
     async def _on_connect(self, connection: AbstractConnection) -> None:
-        if connection in self._connected:
-            # Dropped, then opened again: Redis went away meanwhile, for some writers too.
-            self._trouble("a connection Redis dropped was reopened")
-            return
-        self._connected.add(connection)
+        # Every connection, new or reopened (Redis closes idle ones: no trouble in itself).
         await connection.send_command("INFO", "server")
         try:
             run_id = _run_id(await connection.read_response())
@@ -411,54 +472,79 @@ class ReadCache:
         if self._run_id is not None and run_id != self._run_id:
             # Restarted: its data is lost, or restored from a snapshot older than the
             # last bumps.
+            self._lost += 1
             self._trouble("Redis restarted")
         self._run_id = run_id
 
     def _trouble(self, reason: str) -> None:
-        if self.in_sync:
-            log.warning("read cache bypassed until Redis answers: %s", reason)
-        self._troubles += 1
         if self._resync is None or self._resync.done():
+            log.warning("read cache bypassed until Redis answers: %s", reason)
             # A context of its own: not the request's that noticed (its request id).
             self._resync = asyncio.get_running_loop().create_task(
                 self._resynchronise(), context=Context()
             )
 
     async def _resynchronise(self) -> None:
-        """Advance the generation once Redis answers, then trust the cache again."""
+        """Until the cache is trusted again: advance the generation when owed, else wait
+        for Redis to have answered ``GRACE_SECONDS``."""
+        loop = asyncio.get_running_loop()
+        answered_since: float | None = None
+        failed = self._failed
         while not self.in_sync:
             await asyncio.sleep(RESYNC_SECONDS)
-            troubles = self._troubles
+            lost, failed_now = self._lost, self._failed
             try:
-                # Idle connections Redis dropped would each be found reopened later, a
-                # trouble each: open them anew, after this advance.
-                await self.client.connection_pool.disconnect(inuse_connections=False)
-                self._connected.clear()
-                await self._bump([], generation=True)
+                if lost != self._covered:
+                    await self._bump([], generation=True)
+                else:
+                    await self._call(self.client.ping)
             except (RedisError, OSError):
+                answered_since = None
                 continue  # still away: said once already
-            self._covered = max(self._covered, troubles)
+            if lost != self._covered:
+                # What was stored before the advance is old to every worker now: no
+                # other writer's advance to wait for either.
+                self._covered = max(self._covered, lost)
+                self._settled = max(self._settled, failed_now)
+            elif answered_since is None or failed != failed_now:
+                answered_since, failed = loop.time(), failed_now
+            elif loop.time() - answered_since >= GRACE_SECONDS:
+                self._settled = max(self._settled, failed)
         log.info("read cache back: answers stored before the trouble are no longer served")
 
+    async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        """``command``, once more on a fresh connection after a connection error: an idle
+        connection Redis or the network dropped (a timeout is not retried)."""
+        try:
+            return await command()
+        except RedisConnectionError:
+            # Its idle fellows were likely dropped too: open anew rather than try each.
+            await self.client.connection_pool.disconnect(inuse_connections=False)
+            return await command()
+
     async def _bump(self, keys: Iterable[str], *, generation: bool) -> None:
-        args: list[str | int] = [self._key_ttl]
+        args: list[str | int] = [self._key_ttl, int(generation)]
         args += (self.version_key(name) for name in sorted(keys))
-        if generation:
-            args.append(self._generation)
-        await self.scripts[2](keys=[self._clock], args=args)
+        await self._call(lambda: self.scripts[2](keys=[self._clock, self._generation], args=args))
+
+    def _failure(self, what: str, error: Exception) -> None:
+        # Nothing lost: this worker alone steps aside, evicting nothing.
+        self._failed += 1
+        self._trouble(f"{what} failed: {error!r}")
 
     async def lookup(self, key: str) -> Lookup:
         """The answer stored under ``key`` if it is current, and the clock to note."""
         if not self._available():
             return _UNAVAILABLE
-        troubles = self._troubles
+        lost = self._lost
+        keys = [self._prefix + key, self._clock]
         try:
-            hit, value = await self.scripts[0](keys=[self._prefix + key, self._clock])
+            hit, value = await self._call(lambda: self.scripts[0](keys=keys))
         except (RedisError, OSError) as error:
-            self._trouble(f"lookup failed: {error!r}")
+            self._failure("lookup", error)
             return _UNAVAILABLE
-        if self._troubles != troubles:
-            return _UNAVAILABLE  # its connection was reopened: the answer may be old
+        if self._lost != lost:
+            return _UNAVAILABLE  # Redis found restarted meanwhile: the answer may be old
         if not hit:
             return Lookup(None, value)
         extra, _, body = value.partition(b"\n")
@@ -471,14 +557,13 @@ class ReadCache:
         bumped since ``noted`` was read from the clock. True when stored."""
         if not self._available() or b"\n" in extra:  # a newline ends ``extra`` in the entry
             return False
-        versions = [self.version_key(name) for name in sorted(keys)]
-        versions.append(self._generation)
         args: list[bytes | str | int] = [noted, self._ttl, self._key_ttl, extra + b"\n" + body]
-        args += versions
+        args += (self.version_key(name) for name in sorted(keys))
+        entry = [self._prefix + key, self._clock, self._generation]
         try:
-            stored = await self.scripts[1](keys=[self._prefix + key, self._clock], args=args)
+            stored = await self._call(lambda: self.scripts[1](keys=entry, args=args))
         except (RedisError, OSError) as error:
-            self._trouble(f"store failed: {error!r}")
+            self._failure("store", error)
             return False
         return bool(stored)
 
@@ -486,26 +571,52 @@ class ReadCache:
         """Make every stored answer that depends on one of ``keys`` old."""
         if not self.enabled:
             return
-        troubles = self._troubles
+        lost = self._lost
+        owed = self.owes_advance
         try:
-            # Out of sync, it advances the generation too: a bump may have been lost.
-            await self._bump(keys, generation=not self.in_sync)
+            # Owing one, it advances the generation too: a bump may have been lost.
+            await self._bump(keys, generation=owed)
         except (RedisError, OSError) as error:
             # The write stands; what it changed is evicted once Redis answers again.
+            self._lost += 1
             self._trouble(f"invalidation failed: {error!r}")
             return
-        self._covered = max(self._covered, troubles)
+        if owed:
+            self._covered = max(self._covered, lost)
 
     async def close(self) -> None:
+        await self._stop_resync()
+        if self._client is not None and self.owes_advance:
+            await self._last_advance()
+            await self._stop_resync()  # one it started (finding Redis restarted, say)
+        for client in (self._client, self._separate):
+            if client is not None:
+                await client.aclose(close_connection_pool=True)
+        self._client = self._separate = None
+        self._scripts = None
+
+    async def _stop_resync(self) -> None:
         if self._resync is not None:
             self._resync.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._resync
             self._resync = None
-        if self._client is not None:
-            await self._client.aclose(close_connection_pool=True)
-            self._client = None
-            self._scripts = None
+
+    async def _last_advance(self) -> None:
+        """One bounded attempt at the advance this worker owes: stopping (recycled, HUP,
+        TERM) must not forget a lost invalidation while Redis answers."""
+        try:
+            async with asyncio.timeout(CLOSE_ADVANCE_SECONDS):
+                await self._bump([], generation=True)
+        except (RedisError, OSError, TimeoutError) as error:
+            log.warning(
+                "read cache closed owing an advance (%r): answers stored before a lost"
+                " invalidation may be served until they expire",
+                error,
+            )
+            return
+        self._covered = self._lost
+        log.info("read cache: the advance owed was made on closing")
 
 
 class ReadCacheMiddleware:

@@ -139,7 +139,9 @@ class Throttle:
     """One process's view of the credential budgets."""
 
     def __init__(self, settings: Settings, redis: Callable[[], Redis]) -> None:
-        """``redis``: the worker's Redis client (the read cache's, closed with the app)."""
+        """``redis``: the worker's Redis client for the throttle (apart from the read
+        cache's own: a throttle failure is none of the cache's trouble; closed with the
+        app)."""
         self.enabled = settings.throttle
         self._shared = settings.redis_url is not None
         self._redis = redis
@@ -247,7 +249,7 @@ def throttle_of(request: Request) -> Throttle:
     state = request.app.state
     throttle: Throttle | None = getattr(state, "throttle", None)
     if throttle is None:
-        throttle = Throttle(state.settings, lambda: state.read_cache.client)
+        throttle = Throttle(state.settings, lambda: state.read_cache.separate_client)
         state.throttle = throttle
     return throttle
 

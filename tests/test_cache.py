@@ -626,9 +626,10 @@ async def test_a_bump_lost_while_redis_was_away_leaves_no_old_answer_served(
 
         forwarder.stop()
         await writer.invalidate(["article:1"])  # committed and acknowledged; not bumped
+        # The reader was asked meanwhile too (a full outage: every busy worker fails).
+        assert (await reader.lookup("/page")).outcome == "unavailable"
         forwarder.start()
 
-        # The reader never saw an error: its connection was dropped, quietly reopened.
         for cache in (reader, writer):
             answers = await answers_until_served(cache, "/page")
             assert [answer.found for answer in answers] == [None] * len(answers)
@@ -669,11 +670,11 @@ class RedisServer:
     """A Redis server of the test's own, which it may crash and start again from its
     snapshot."""
 
-    def __init__(self, binary: str, directory: Path) -> None:
+    def __init__(self, binary: str, directory: Path, *options: str) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        self._command += ["--dir", str(directory), "--save", "", "--appendonly", "no"]
+        self._command += ["--dir", str(directory), "--save", "", "--appendonly", "no", *options]
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -694,17 +695,27 @@ class RedisServer:
             self._process = None
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+def redis_server(directory: Path, *options: str) -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
         if IN_CI:
             pytest.fail("redis-server is not installed (required when CI=true)")
         pytest.skip("redis-server is not installed")
-    server = RedisServer(binary, tmp_path)
+    server = RedisServer(binary, directory, *options)
     server.start()
     yield server
     server.crash()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    yield from redis_server(tmp_path)
+
+
+@pytest.fixture
+def closing_idle_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server that closes connections idle for a second (its ``timeout``)."""
+    yield from redis_server(tmp_path, "--timeout", "1")
 
 
 async def test_redis_restored_from_an_older_snapshot_serves_no_answer_bumped_since(
@@ -729,3 +740,162 @@ async def test_redis_restored_from_an_older_snapshot_serves_no_answer_bumped_sin
     finally:
         await cache.close()
         await admin.aclose()
+
+
+def generation_key(settings: Settings) -> str:
+    return f"{settings.redis_prefix}:read-generation"
+
+
+async def test_connections_redis_closed_while_idle_cost_nothing(
+    closing_idle_redis: RedisServer, settings: Settings
+) -> None:
+    """Redis's ``timeout`` (or a managed Redis, a NAT) drops idle connections: no trouble,
+    nothing evicted, the next lookup served from the cache."""
+    settings = settings.model_copy(update={"redis_url": closing_idle_redis.url})
+    idle, other = ReadCache(settings), ReadCache(settings)  # two workers
+    admin = Redis.from_url(closing_idle_redis.url)
+    try:
+        assert await stored(other, "/page", ["article:1"])
+        assert (await idle.lookup("/page")).found is not None
+        generation = await admin.get(generation_key(settings))
+
+        async def only_admin_connected() -> bool:
+            return len(await admin.client_list()) == 1
+
+        with anyio.fail_after(15):  # Redis checks idle clients a few times a second
+            # Polling: Redis closes them in its own time, with no event to wait on.
+            while not await only_admin_connected():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+
+        for cache in (idle, other):
+            assert (await cache.lookup("/page")).found is not None
+            assert cache.in_sync
+        assert await admin.get(generation_key(settings)) == generation
+    finally:
+        await idle.close()
+        await other.close()
+        await admin.aclose()
+
+
+async def test_a_connection_cut_while_idle_is_reopened_at_once(
+    through_forwarder: tuple[TcpForwarder, Settings], own_prefix: Settings, redis: Redis
+) -> None:
+    """Cut (reset) between two lookups, as a NAT or a Redis failover does."""
+    forwarder, settings = through_forwarder
+    cut, other = ReadCache(settings), ReadCache(own_prefix)
+    try:
+        assert await stored(other, "/page", ["article:1"])
+        assert (await cut.lookup("/page")).found is not None
+        generation = await redis.get(generation_key(own_prefix))
+
+        forwarder.stop()
+        forwarder.start()
+
+        assert (await cut.lookup("/page")).found is not None
+        assert cut.in_sync
+        assert (await other.lookup("/page")).found is not None
+        assert await redis.get(generation_key(own_prefix)) == generation
+    finally:
+        await cut.close()
+        await other.close()
+
+
+@pytest.mark.parametrize("fault", ["stop", "stall"])
+async def test_a_failed_lookup_evicts_nothing(
+    through_forwarder: tuple[TcpForwarder, Settings],
+    own_prefix: Settings,
+    redis: Redis,
+    fault: str,
+) -> None:
+    """A lookup loses no invalidation: the worker that failed steps aside for a while,
+    every other worker keeps serving, and so does it once Redis answers again."""
+    forwarder, settings = through_forwarder
+    failing, other = ReadCache(settings), ReadCache(own_prefix)
+    try:
+        assert await stored(other, "/page", ["article:1"])
+        generation = await redis.get(generation_key(own_prefix))
+
+        forwarder.stop() if fault == "stop" else forwarder.stall()
+        assert (await failing.lookup("/page")).outcome == "unavailable"
+        assert not failing.in_sync
+        assert (await other.lookup("/page")).found is not None
+        forwarder.start()
+
+        answers = await answers_until_served(failing, "/page")
+        assert answers[-1].found is not None  # served again, not evicted
+        assert (await other.lookup("/page")).found is not None
+        assert await redis.get(generation_key(own_prefix)) == generation
+    finally:
+        await failing.close()
+        await other.close()
+
+
+async def test_a_worker_closed_owing_an_advance_makes_it_on_closing(
+    through_forwarder: tuple[TcpForwarder, Settings], own_prefix: Settings
+) -> None:
+    """Recycled (or HUP, TERM) after its bump failed, before its background advance."""
+    forwarder, settings = through_forwarder
+    writer, reader = ReadCache(settings), ReadCache(own_prefix)
+    try:
+        assert await stored(reader, "/page", ["article:1"])
+        forwarder.stop()
+        await writer.invalidate(["article:1"])  # acknowledged; not bumped
+        assert not writer.in_sync
+        forwarder.start()
+        await writer.close()  # at once: the background advance had no turn yet
+
+        assert (await reader.lookup("/page")).found is None
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_the_generation_has_no_ttl_and_once_lost_revives_nothing(
+    through_forwarder: tuple[TcpForwarder, Settings], own_prefix: Settings, redis: Redis
+) -> None:
+    """One key every entry depends on: were it to expire, every entry would be a miss at
+    once. Lost anyway (evicted), it comes back above every value entries were stored with
+    before the last advance."""
+    forwarder, settings = through_forwarder
+    writer, reader = ReadCache(settings), ReadCache(own_prefix)
+    key = generation_key(own_prefix)
+    try:
+        assert await stored(reader, "/old", ["article:1"])
+        assert await redis.ttl(key) == -1  # exists, no expiry
+        forwarder.stop()
+        await writer.invalidate(["other"])  # lost: the writer advances once back
+        forwarder.start()
+        await answers_until_served(writer, "/old")
+        assert await redis.ttl(key) == -1
+
+        await redis.delete(key)
+        assert (await reader.lookup("/old")).found is None
+        assert await stored(reader, "/new", ["article:1"])
+        assert await redis.ttl(key) == -1
+        assert (await reader.lookup("/old")).found is None
+        assert (await reader.lookup("/new")).found is not None
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_worker_closed_owing_an_advance_while_redis_is_away_says_so(
+    through_forwarder: tuple[TcpForwarder, Settings],
+    own_prefix: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its one attempt fails (bounded, the stop goes on): answers stored before the lost
+    invalidation are served until they expire, and the log says so."""
+    forwarder, settings = through_forwarder
+    writer, reader = ReadCache(settings), ReadCache(own_prefix)
+    try:
+        assert await stored(reader, "/page", ["article:1"])
+        forwarder.stop()
+        await writer.invalidate(["article:1"])
+        await writer.close()
+        assert any("closed owing an advance" in r.getMessage() for r in caplog.records)
+        forwarder.start()
+        assert (await reader.lookup("/page")).found is not None  # the documented limit
+    finally:
+        await writer.close()
+        await reader.close()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -170,9 +171,10 @@ async def test_writes_acknowledged_while_redis_is_away_are_never_read_stale_afte
                 hits = cache_hits((await client.get("/metrics")).text)
                 return hits - hits_back >= HITS_AFTER
 
-            # Polling: the hits are counted in the workers, with no event to wait on.
-            while not await served_again():  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
+            with anyio.fail_after(30):  # a regression fails, not hangs
+                # Polling: the hits are counted in the workers, with no event to wait on.
+                while not await served_again():  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
             # A write after the outage is seen at once, as always.
             edit = {"article": {"description": "v2"}}
             edited = await client.put(f"/api/articles/{slugs[0]}", json=edit, headers=as_author)

@@ -314,6 +314,23 @@ async def test_redis_down_throttles_per_worker_and_never_fails_a_request(
     assert "Redis failed" in outages[0].getMessage()
 
 
+@pytest.mark.own_app
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+async def test_the_throttle_has_a_redis_client_of_its_own(settings: Settings) -> None:
+    """Its failures are none of the read cache's business, and the cache's reconnects
+    leave its connections alone: one client each, both closed with the app."""
+    async with _own_app(settings) as (app, http):
+        await _sign_up(http, "hana")
+        assert (await _login(http, "hana@example.com", "guess")).status_code == 401
+        cache = app.state.read_cache
+        throttle_redis = app.state.throttle._redis()
+        assert throttle_redis is not cache.client
+        assert throttle_redis.connection_pool is not cache.client.connection_pool
+        assert throttle_redis.connection_pool.get_connection_count()  # it did the counting
+    assert cache._client is None
+    assert cache._separate is None
+
+
 @pytest.mark.parametrize(
     ("host", "key"),
     [
