@@ -42,7 +42,8 @@ def _not_blank(value: str) -> str:
 # What the validators above enforce, declared in the OpenAPI schema as patterns, so that a
 # request the schema allows is never refused (Schemathesis checks it). Not enforced
 # through these: the validators keep their own messages ("can't be blank").
-NO_NUL = Field(json_schema_extra={"pattern": r"^[^\x00]*$"})
+NO_NUL_PATTERN = r"^[^\x00]*$"
+NO_NUL = Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
 NOT_BLANK = Field(json_schema_extra={"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"})
 NO_CONTROL_NOT_BLANK = Field(
     json_schema_extra={"pattern": r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"}

@@ -105,6 +105,29 @@ async def test_list_limits_are_declared(client: httpx.AsyncClient) -> None:
                 )
 
 
+async def test_free_text_query_parameters_declare_that_nul_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    """The app refuses NUL in any query string (fastboard.guards): a parameter that looked
+    free to hold it was a schema-valid request refused (found by `make fuzz`)."""
+    schema = await _schema(client)
+    checked = 0
+    for method, path, operation in _operations(schema):
+        for parameter in operation.get("parameters", ()):
+            if parameter["in"] != "query":
+                continue
+            declared = parameter["schema"]
+            for string in [declared, *declared.get("anyOf", ())]:
+                if string.get("type") != "string" or "enum" in string or "format" in string:
+                    continue
+                pattern = string.get("pattern")
+                assert pattern is not None, (method, path, parameter["name"])
+                assert not re.search(pattern, "a\x00b"), (method, path, parameter["name"])
+                assert re.search(pattern, "news"), (method, path, parameter["name"])
+                checked += 1
+    assert checked >= 6  # tag, author, favorited, board on the list; q, board on search
+
+
 async def test_blank_and_control_character_rules_are_declared(client: httpx.AsyncClient) -> None:
     """The validators' rules are patterns in the schema, and the patterns agree with them."""
     article = (await _schema(client))["components"]["schemas"]["NewArticle"]["properties"]

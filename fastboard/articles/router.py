@@ -18,7 +18,7 @@ from fastboard.articles.schemas import (
 from fastboard.auth import CurrentUser, OptionalViewer, RequiredTokenClaims, TokenClaims
 from fastboard.cache import CachedAnswerDep, cacheable
 from fastboard.db import ReadSessionDep, SessionDep
-from fastboard.fields import Reason
+from fastboard.fields import NO_NUL_PATTERN, Reason
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
 from fastboard.profiles.models import Follow
@@ -29,7 +29,8 @@ router = APIRouter(prefix="/articles")
 tags_router = APIRouter(tags=["Tags"])
 
 Slug = Annotated[str, Path(description="The article's slug", max_length=255)]
-FilterName = Annotated[str | None, Query(max_length=64)]
+# NUL is refused for every path and query (fastboard.guards); declared, so the schema is true.
+FilterName = Annotated[str | None, Query(max_length=64, pattern=NO_NUL_PATTERN)]
 OrderQuery = Annotated[
     Literal["new", "top"],
     Query(description="`new`: newest first; `top`: most favorited first, ties newest first"),

@@ -13,7 +13,16 @@ from pydantic import (
 )
 
 from fastboard.boards.slugs import MAX_SLUG_LENGTH
-from fastboard.fields import MAX_TAGS, Body, Description, NoNul, TagName, Timestamp, Title
+from fastboard.fields import (
+    MAX_TAGS,
+    NO_NUL_PATTERN,
+    Body,
+    Description,
+    NoNul,
+    TagName,
+    Timestamp,
+    Title,
+)
 from fastboard.profiles.schemas import Profile
 
 
@@ -35,7 +44,7 @@ BoardSlug = Annotated[
     NoNul,
     Field(
         description="The slug of a board that is not archived (default `general`)",
-        json_schema_extra={"pattern": r"^[^\x00]*$"},
+        json_schema_extra={"pattern": NO_NUL_PATTERN},
     ),
 ]
 

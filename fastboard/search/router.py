@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from fastboard.auth import TokenClaims
 from fastboard.db import ReadSessionDep
+from fastboard.fields import NO_NUL_PATTERN
 from fastboard.openapi import error_responses
 from fastboard.pagination import Limit, Offset
 from fastboard.responses import JSONBytes
@@ -20,13 +21,16 @@ SearchText = Annotated[
     Query(
         min_length=1,
         max_length=MAX_QUERY_LENGTH,
+        pattern=NO_NUL_PATTERN,
         description='Words to find. `"exact phrase"`, `-excluded`, `OR` work as in a web '
         "search engine; a word is also found inside a longer run of text (`서버` finds "
         "`서버를`).",
         examples=['서버 "connection pool" -mysql'],
     ),
 ]
-BoardFilter = Annotated[str | None, Query(max_length=64, description="Only this board's")]
+BoardFilter = Annotated[
+    str | None, Query(max_length=64, pattern=NO_NUL_PATTERN, description="Only this board's")
+]
 
 
 @router.get(
