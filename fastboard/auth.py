@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from fastboard.db import SAFE_METHODS, ReadSessionDep, SessionDep, utcnow
+from fastboard.db import SAFE_METHODS, SessionDep, read_session, utcnow
 from fastboard.errors import Forbidden, Unauthorized
 from fastboard.prepared import read_rows
 from fastboard.security import VerifiedToken, verify_token
@@ -90,14 +90,7 @@ def _verified_token(token: str, settings: Settings) -> VerifiedToken | None:
     return verified
 
 
-async def token_claims(
-    request: Request,
-    header: Annotated[str | None, Depends(_token_header)],
-    _bearer: Annotated[str | None, Depends(_oauth2)],
-) -> VerifiedToken | None:
-    """Whom a valid token names, at which token version; None without a token. Not looked
-    up yet: a route taking it checks in its own query that the user still exists at that
-    version, which saves a round trip (the list and the feed do, with the viewer's flags)."""
+def _claims(request: Request, header: str | None) -> VerifiedToken | None:
     token = _token_from(header)
     if token is None:
         return None
@@ -107,6 +100,17 @@ async def token_claims(
     if verified is None:
         raise Unauthorized(INVALID_TOKEN, field="token")
     return verified
+
+
+async def token_claims(
+    request: Request,
+    header: Annotated[str | None, Depends(_token_header)],
+    _bearer: Annotated[str | None, Depends(_oauth2)],
+) -> VerifiedToken | None:
+    """Whom a valid token names, at which token version; None without a token. Not looked
+    up yet: a route taking it checks in its own query that the user still exists at that
+    version, which saves a round trip (the list and the feed do, with the viewer's flags)."""
+    return _claims(request, header)
 
 
 async def required_token_claims(
@@ -146,11 +150,19 @@ async def optional_user(
 
 
 async def optional_viewer(
-    session: ReadSessionDep,
-    claims: Annotated[VerifiedToken | None, Depends(token_claims)],
+    request: Request,
+    header: Annotated[str | None, Depends(_token_header)],
+    _bearer: Annotated[str | None, Depends(_oauth2)],
 ) -> User | None:
-    """``optional_user`` for routes that only read (``ReadSessionDep``)."""
-    return await _token_user(session, claims, "GET")
+    """``optional_user`` for routes that only read (``ReadSessionDep``).
+
+    The hot reads (an article, its comments) take it: it declares only the two header
+    schemes, not ``token_claims`` nor the session, since every declared dependency costs
+    a solving pass per request; the session (the route's own) is taken with a token only."""
+    claims = _claims(request, header)
+    if claims is None:
+        return None
+    return await _token_user(read_session(request), claims, "GET")
 
 
 async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

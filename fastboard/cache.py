@@ -653,7 +653,7 @@ class ReadCacheMiddleware:
             return
         key = entry_key(scope)
         lookup = await cache.lookup(key)
-        metrics_for(scope["app"]).read_cache.labels(lookup.outcome).inc()
+        metrics_for(scope["app"]).count_lookup(lookup.outcome)
         if lookup.found is not None:
             scope[ROUTE_TEMPLATE] = route.template
             await _send_json(send, lookup.found.body)
@@ -706,7 +706,7 @@ class CachedAnswer:
             # A space: never part of a request target, so never of another entry's key.
             self._key = f"{self._key} {variant}"
         lookup = await self._cache.lookup(self._key)
-        metrics_for(self._app).read_cache.labels(lookup.outcome).inc()
+        metrics_for(self._app).count_lookup(lookup.outcome)
         self._noted = lookup.noted
         return lookup.found
 

@@ -425,17 +425,28 @@ SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")
 _READ_SESSIONS = "fastboard.read_sessions"
 
 
-async def _read_session(request: Request) -> AsyncSession:
-    """A reader session with nothing to commit, closed by ``CloseReadSessions`` once the
-    request is answered: a plain dependency, which FastAPI solves for a fraction of what
-    a generator dependency (exit stack, cancel scope) costs on every request."""
+def read_session(request: Request) -> AsyncSession:
+    """The request's reader session (what ``ReadSessionDep`` gives), opened on first use
+    and closed by ``CloseReadSessions`` once the request is answered.
+
+    One per request, as FastAPI's dependency cache would make it, but also for code that
+    needs it only sometimes (``optional_viewer``, with a token) and so does not declare
+    it: each declared dependency costs a solving pass on every request, cached or not."""
     opened: list[AsyncSession] | None = request.scope.get(_READ_SESSIONS)
     if opened is None:
         raise RuntimeError("ReadSessionDep needs the CloseReadSessions middleware")
+    if opened:
+        return opened[0]
     database: Database = request.app.state.database
     session = database.reader()
     opened.append(session)
     return session
+
+
+async def _read_session(request: Request) -> AsyncSession:
+    # A plain dependency, which FastAPI solves for a fraction of what a generator
+    # dependency (exit stack, cancel scope) costs on every request.
+    return read_session(request)
 
 
 # For routes that only read: their statements run on pooled connections (PostgreSQL) or in

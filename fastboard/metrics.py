@@ -150,6 +150,8 @@ class Metrics:
         # (method, route template, status) → that series' counter and histogram. Bounded
         # as the labels are: known methods and OTHER, route templates, statuses.
         self._http_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # Outcome → its read-cache counter: looked up once, as the HTTP series are.
+        self._lookups: dict[str, Counter] = {}
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method if method in KNOWN_METHODS else OTHER_METHOD, route, status)
@@ -161,6 +163,13 @@ class Metrics:
             self._http_series[key] = series
         series[0].inc()
         series[1].observe(seconds)
+
+    def count_lookup(self, outcome: str) -> None:
+        """One read-cache lookup with ``outcome`` (hit, miss, unavailable)."""
+        counter = self._lookups.get(outcome)
+        if counter is None:
+            counter = self._lookups[outcome] = self.read_cache.labels(outcome)
+        counter.inc()
 
     def sample_pool(self, app: Starlette, *, force: bool = False) -> None:
         now = time.monotonic()

@@ -7,9 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from pydantic import SecretStr
 
 import fastboard.auth
+from fastboard.auth import OptionalViewer
+from fastboard.db import ReadSessionDep, read_session
 from fastboard.settings import Settings
 from tests.conftest import auth
 
@@ -53,3 +56,28 @@ async def test_a_token_is_remembered_only_under_the_key_that_signed_it(
     response = await client.get("/api/articles", headers=headers)
 
     assert response.status_code == 401
+
+
+@pytest.mark.own_app  # it adds a route
+async def test_the_viewer_is_looked_up_on_the_requests_one_read_session(
+    app: FastAPI, client: httpx.AsyncClient, headers: dict[str, str], alice: dict[str, Any]
+) -> None:
+    seen: list[Any] = []
+
+    # The viewer first: it opens the session the route then gets, not one of its own.
+    @app.get("/test-viewer-and-session")
+    async def read(request: Request, viewer: OptionalViewer, session: ReadSessionDep) -> None:
+        seen.extend([viewer, session, read_session(request)])
+
+    signed_in = await client.get("/test-viewer-and-session", headers=headers)
+    anonymous = await client.get("/test-viewer-and-session")
+    refused = await client.get("/test-viewer-and-session", headers=auth("not.a.jwt"))
+
+    assert (signed_in.status_code, anonymous.status_code) == (200, 200)
+    viewer, session, again = seen[:3]
+    assert viewer.username == alice["username"]
+    assert session is again
+    assert seen[3] is None  # anonymous
+    assert refused.status_code == 401
+    assert refused.json() == {"errors": {"token": ["token is invalid or has expired"]}}
+    assert len(seen) == 6
