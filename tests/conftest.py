@@ -40,6 +40,7 @@ from fastboard.migrate import upgrade_to_head
 from fastboard.models import Base
 from fastboard.settings import Settings
 from fastboard.users.models import User
+from tests.stack.forwarder import TcpForwarder, forwarding
 
 # The real stack's fixtures (NGINX, Gunicorn, its database), for tests/stack/ and tests/web/.
 pytest_plugins = ["tests.stack.fixtures"]
@@ -172,6 +173,13 @@ def require_redis(redis_url: str | None) -> str:
     if redis_url is None:
         pytest.skip(f"Redis at {REDIS_URL} is unreachable")
     return redis_url
+
+
+@pytest.fixture
+def redis_forwarder(redis_url: str | None) -> Iterator[tuple[TcpForwarder, str]]:
+    """A forwarder to the suite's Redis that a test can cut, and the URL through it."""
+    with forwarding(require_redis(redis_url), 6379) as forwarded:
+        yield forwarded
 
 
 def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:

@@ -14,7 +14,6 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 import anyio
@@ -42,7 +41,7 @@ from tests.conftest import (
     register,
     require_redis,
 )
-from tests.stack.forwarder import TcpForwarder
+from tests.stack.forwarder import TcpForwarder, forwarding
 
 pytestmark = pytest.mark.anyio
 
@@ -597,12 +596,8 @@ async def own_prefix(cache_on: Settings, redis: Redis) -> AsyncIterator[Settings
 def through_forwarder(own_prefix: Settings) -> Iterator[tuple[TcpForwarder, Settings]]:
     """A forwarder to the suite's Redis, and the settings of a worker that goes through it."""
     assert own_prefix.redis_url is not None
-    parts = urlsplit(own_prefix.redis_url)
-    forwarder = TcpForwarder(parts.hostname or "127.0.0.1", parts.port or 6379)
-    forwarder.start()
-    url = parts._replace(netloc=f"127.0.0.1:{forwarder.port}").geturl()
-    yield forwarder, own_prefix.model_copy(update={"redis_url": url})
-    forwarder.close()
+    with forwarding(own_prefix.redis_url, 6379) as (forwarder, url):
+        yield forwarder, own_prefix.model_copy(update={"redis_url": url})
 
 
 async def answers_until_served(cache: ReadCache, key: str) -> list[Lookup]:

@@ -6,8 +6,6 @@ Redis sits behind a TCP forwarder the test cuts (the real server is never touche
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 import pytest
@@ -15,23 +13,12 @@ from redis.asyncio import Redis
 
 from fastboard.live.broker import Event, RedisBroker
 from fastboard.live.hub import CONTROL
-from tests.conftest import require_redis
 from tests.stack.forwarder import TcpForwarder
 from tests.stack.waiting import until
 
 pytestmark = pytest.mark.anyio
 
 DROPPED = 50
-
-
-@pytest.fixture
-def redis_forwarder(redis_url: str | None) -> Iterator[tuple[TcpForwarder, str]]:
-    """A forwarder to the suite's Redis, and the URL that goes through it."""
-    parts = urlsplit(require_redis(redis_url))
-    forwarder = TcpForwarder(parts.hostname or "127.0.0.1", parts.port or 6379)
-    forwarder.start()
-    yield forwarder, parts._replace(netloc=f"127.0.0.1:{forwarder.port}").geturl()
-    forwarder.close()
 
 
 async def test_events_dropped_while_redis_is_down_leave_a_hole_that_asks_for_a_resync(

@@ -4,13 +4,16 @@ stack are in tests/stack/fixtures.py, a plugin shared with the browser tests."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
 import httpx
+import pytest
 
 from dev.stack import RunningStack
 from tests.stack.fixtures import IN_CI, SECRET, StackFactory, stack_env, unavailable
+from tests.stack.forwarder import TcpForwarder, forwarding
 
 __all__ = [
     "IN_CI",
@@ -24,6 +27,14 @@ __all__ = [
     "stack_env",
     "unavailable",
 ]
+
+
+@pytest.fixture
+def database_forwarder(stack_database_url: str) -> Iterator[tuple[TcpForwarder, str]]:
+    """A forwarder to the stack's PostgreSQL that a test can cut (stop, stall, start), and
+    the database URL through it."""
+    with forwarding(stack_database_url, 5432) as forwarded:
+        yield forwarded
 
 
 def app_log(stack: RunningStack) -> list[dict[str, Any]]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -106,3 +107,18 @@ class TcpForwarder:
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             if writer.can_write_eof():
                 writer.write_eof()
+
+
+@contextlib.contextmanager
+def forwarding(url: str, default_port: int) -> Iterator[tuple[TcpForwarder, str]]:
+    """A started forwarder to the server ``url`` names, and ``url`` through it."""
+    parts = urlsplit(url)
+    forwarder = TcpForwarder(parts.hostname or "127.0.0.1", parts.port or default_port)
+    forwarder.start()
+    try:
+        netloc = f"127.0.0.1:{forwarder.port}"
+        if parts.username is not None:
+            netloc = f"{parts.netloc.rpartition('@')[0]}@{netloc}"
+        yield forwarder, parts._replace(netloc=netloc).geturl()
+    finally:
+        forwarder.close()

@@ -10,17 +10,14 @@ every read started after a write's acknowledgement must show that write.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import require_redis
 from tests.stack.conftest import (
     StackFactory,
     app_errors,
@@ -41,16 +38,6 @@ DOWN_READS = 60
 # on both workers, with whatever it kept.
 HITS_AFTER = 30
 PAUSE_SECONDS = 0.01
-
-
-@pytest.fixture
-def redis_forwarder(redis_url: str | None) -> Iterator[tuple[TcpForwarder, str]]:
-    """A forwarder to the suite's Redis, and the Redis URL that goes through it."""
-    parts = urlsplit(require_redis(redis_url))
-    forwarder = TcpForwarder(parts.hostname or "127.0.0.1", parts.port or 6379)
-    forwarder.start()
-    yield forwarder, parts._replace(netloc=f"127.0.0.1:{forwarder.port}").geturl()
-    forwarder.close()
 
 
 # What a reader must at least see of an article: (description version, favorites count).

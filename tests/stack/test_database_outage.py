@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.stack.conftest import StackFactory, register
 from tests.stack.forwarder import TcpForwarder
@@ -26,20 +24,11 @@ pytestmark = [pytest.mark.stack, pytest.mark.anyio]
 ROUNDS = 8
 
 
-@pytest.fixture
-def forwarder(stack_database_url: str) -> Iterator[TcpForwarder]:
-    url = make_url(stack_database_url)
-    forwarder = TcpForwarder(url.host or "127.0.0.1", url.port or 5432)
-    forwarder.start()
-    yield forwarder
-    forwarder.close()
-
-
 async def test_database_outage_is_a_quick_503_and_heals_without_restart(
-    make_stack: StackFactory, stack_database_url: str, forwarder: TcpForwarder
+    make_stack: StackFactory, database_forwarder: tuple[TcpForwarder, str]
 ) -> None:
-    through_forwarder = make_url(stack_database_url).set(host="127.0.0.1", port=forwarder.port)
-    stack = make_stack(database_url=through_forwarder.render_as_string(hide_password=False))
+    forwarder, through_forwarder = database_forwarder
+    stack = make_stack(database_url=through_forwarder)
     master = stack.gunicorn.pid
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:
         name, token = await register(client)
@@ -86,12 +75,12 @@ async def test_database_outage_is_a_quick_503_and_heals_without_restart(
 
 
 async def test_unanswering_database_is_a_503_within_the_connect_timeout(
-    make_stack: StackFactory, stack_database_url: str, forwarder: TcpForwarder
+    make_stack: StackFactory, database_forwarder: tuple[TcpForwarder, str]
 ) -> None:
     """No request hangs on a database that accepts connections and never answers."""
-    through_forwarder = make_url(stack_database_url).set(host="127.0.0.1", port=forwarder.port)
+    forwarder, through_forwarder = database_forwarder
     stack = make_stack(
-        database_url=through_forwarder.render_as_string(hide_password=False),
+        database_url=through_forwarder,
         FASTBOARD_DB_CONNECT_TIMEOUT="2",
     )
     async with httpx.AsyncClient(base_url=stack.url, timeout=15) as client:

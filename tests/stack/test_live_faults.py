@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -33,16 +31,6 @@ CLIENTS = 4
 # Writes while Redis is down: far more than the warnings the outage may log.
 WRITES_WHILE_DOWN = 20
 MAX_LIVE_WARNINGS_PER_WORKER = 3
-
-
-@pytest.fixture
-def redis_forwarder(redis_url: str | None) -> Iterator[tuple[TcpForwarder, str]]:
-    """A forwarder to the suite's Redis, and the Redis URL that goes through it."""
-    parts = urlsplit(require_redis(redis_url))
-    forwarder = TcpForwarder(parts.hostname or "127.0.0.1", parts.port or 6379)
-    forwarder.start()
-    yield forwarder, parts._replace(netloc=f"127.0.0.1:{forwarder.port}").geturl()
-    forwarder.close()
 
 
 async def new_article(client: httpx.AsyncClient, token: str, title: str) -> str:

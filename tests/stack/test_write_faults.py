@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from dev.stack import RunningStack
@@ -148,15 +146,6 @@ class WriteLoad:
         )
 
 
-@pytest.fixture
-def forwarder(stack_database_url: str) -> Iterator[TcpForwarder]:
-    url = make_url(stack_database_url)
-    forwarder = TcpForwarder(url.host or "127.0.0.1", url.port or 5432)
-    forwarder.start()
-    yield forwarder
-    forwarder.close()
-
-
 @dataclass(frozen=True)
 class Stored:
     articles: set[str]
@@ -206,12 +195,12 @@ def workers_that_answered(stack: RunningStack, status: int) -> set[int]:
 
 
 async def test_database_outage_under_writes_loses_no_acknowledged_write(
-    make_stack: StackFactory, stack_database_url: str, forwarder: TcpForwarder
+    make_stack: StackFactory,
+    stack_database_url: str,
+    database_forwarder: tuple[TcpForwarder, str],
 ) -> None:
-    through_forwarder = make_url(stack_database_url).set(host="127.0.0.1", port=forwarder.port)
-    stack = make_stack(
-        workers=2, database_url=through_forwarder.render_as_string(hide_password=False)
-    )
+    forwarder, through_forwarder = database_forwarder
+    stack = make_stack(workers=2, database_url=through_forwarder)
     master = stack.gunicorn.pid
     workers = children(master)
     assert len(workers) == 2
