@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import (
     BigInteger,
@@ -398,7 +399,31 @@ async def release_connection(session: AsyncSession) -> None:
     await session.commit()
 
 
-async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+# Set by ``fastboard.prepared.write_alone``: the request's write went to PostgreSQL as one
+# statement outside any transaction, which commits it by itself; ALONE_SENT while its answer
+# has not come back (committed or not: unknown), ALONE_ANSWERED once it has.
+WRITTEN_ALONE = "fastboard.written_alone"
+ALONE_SENT = "sent"
+ALONE_ANSWERED = "answered"
+
+
+async def _announce_written_alone(database: Database, session: AsyncSession) -> None:
+    """The request failed after a write sent alone: no rollback undoes that write, so the
+    readers (cache, live) must still learn of it. Answered: what the service named
+    (nothing named: the statement refused, wrote nothing). Unknown: its tables."""
+    state = session.info.get(WRITTEN_ALONE)
+    if state is None:
+        return
+    changes = written(session)
+    if state == ALONE_SENT:
+        changes = Written(changes.tables)  # its keys and events unknown: its tables, whole
+    elif not (changes.keys or changes.notes):
+        return
+    with anyio.CancelScope(shield=True):  # also when the request was cancelled
+        await database.committed(changes)
+
+
+async def _request_session(request: Request) -> AsyncGenerator[AsyncSession, None]:
     """One transaction per request: commit when the endpoint succeeds, roll back otherwise."""
     database: Database = request.app.state.database
     factory = database.reader if request.method in SAFE_METHODS else database.writer
@@ -407,6 +432,7 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except BaseException:
             await session.rollback()
+            await _announce_written_alone(database, session)
             raise
         # Nothing began (reads on pooled connections): nothing to commit, though keys
         # named for a write made elsewhere are still announced.

@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from fastboard.db import AUTOCOMMIT_READS, Base, WriterSession, note_written
+from fastboard.db import (
+    ALONE_ANSWERED,
+    ALONE_SENT,
+    AUTOCOMMIT_READS,
+    WRITTEN_ALONE,
+    Base,
+    WriterSession,
+    note_written,
+)
 
 # Any SELECT, whatever its columns; or an INSERT, UPDATE or DELETE.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -214,13 +222,18 @@ async def write_alone(
     caller must run nothing else in the session afterwards (it would begin a second
     transaction). Elsewhere, as ``write_rows`` in the session's transaction.
     """
+    if session.info.get(WRITTEN_ALONE):
+        # It would commit on its own too: a request whose writes may land half.
+        raise RuntimeError("nothing may run in the session after write_alone()")
     bind = session.bind
     if not session.in_transaction() and isinstance(bind, AsyncEngine):
         driver = _driver_path(bind, statement)
         if driver is not None:
             note_written(session, *writes)
-            session.info[_WROTE_ALONE] = True
-            return await _pooled_fetch(bind, driver, params)
+            session.info[WRITTEN_ALONE] = ALONE_SENT
+            answered = await _pooled_fetch(bind, driver, params)
+            session.info[WRITTEN_ALONE] = ALONE_ANSWERED
+            return answered
     if isinstance(statement, UpdateBase):
         return await write_rows(session, statement, params, writes=writes)
     note_written(session, *writes)
@@ -228,14 +241,11 @@ async def write_alone(
     return rows
 
 
-_WROTE_ALONE = "fastboard_wrote_alone"
-
-
 @event.listens_for(WriterSession, "after_begin")
 def _one_transaction(session: Session, _transaction: Any, _connection: Any) -> None:
     # A statement after a write sent alone would begin a second transaction: a request
     # whose writes may land half. Refuse it (a bug in the caller, never input).
-    if session.info.get(_WROTE_ALONE):
+    if session.info.get(WRITTEN_ALONE):
         raise RuntimeError("nothing may run in the session after write_alone()")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
 
@@ -27,9 +28,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
+from starlette.requests import Request
 
 from fastboard.articles.models import Tag
-from fastboard.db import Database, ReadSessionDep, written_tables
+from fastboard.db import (
+    Database,
+    ReadSessionDep,
+    Written,
+    _request_session,
+    changed,
+    written_tables,
+)
 from fastboard.prepared import compile_for_driver, read_rows, write_alone, write_rows
 from fastboard.settings import Settings
 
@@ -256,3 +265,64 @@ def test_the_hot_statements_run_as_the_drivers_prepared_statements(index: int) -
     """Left to Core, they would still answer right, only slower (and a write alone would
     begin a transaction): nothing else would notice."""
     assert compile_for_driver(_hot_statements()[index], ASYNCPG) is not None
+
+
+def _insert_tag() -> Any:
+    tags: Table = Tag.__table__  # type: ignore[assignment]
+    values = {"name": bindparam("tag_name", type_=String), "articles_count": 0}
+    return insert(tags).values(values).returning(tags.c.id)
+
+
+async def _delete_tags(database: Database, *names: str) -> None:
+    tags: Table = Tag.__table__  # type: ignore[assignment]
+    async with database.writer() as session, session.begin():
+        await session.execute(tags.delete().where(tags.c.name.in_(names)))
+
+
+async def test_a_second_write_alone_is_refused(database: Database) -> None:
+    # It would commit by itself too: half a request's writes could land.
+    first, second = f"first-{uuid4().hex[:8]}", f"second-{uuid4().hex[:8]}"
+    try:
+        async with database.writer() as session:
+            await write_alone(session, _insert_tag(), {"tag_name": first}, writes=(Tag,))
+            with pytest.raises(RuntimeError, match="write_alone"):
+                await write_alone(session, _insert_tag(), {"tag_name": second}, writes=(Tag,))
+        async with database.reader() as session:
+            found = await read_rows(session, select(Tag.name).where(Tag.name == second), {})
+        assert list(found) == []
+    finally:
+        await _delete_tags(database, first, second)
+
+
+def _request(database: Database) -> Request:
+    app = SimpleNamespace(state=SimpleNamespace(database=database))
+    return Request({"type": "http", "method": "POST", "app": app, "headers": []})
+
+
+@pytest.mark.parametrize("keys", [["tag:alone"], []], ids=["keys-named", "nothing-named"])
+async def test_a_request_failing_after_its_write_alone_still_announces_what_it_named(
+    database: Database, keys: list[str]
+) -> None:
+    """No rollback undoes a write sent alone: an error after it (building the answer,
+    a cancellation) must not keep the cache and live readers from learning of it. A
+    statement that refused (nothing named) wrote nothing: nothing is announced."""
+    announced: list[Written] = []
+
+    async def hook(written: Written) -> None:
+        announced.append(written)
+
+    database.after_commit(hook)
+    name = f"failing-{uuid4().hex[:8]}"
+    sessions = _request_session(_request(database))  # as FastAPI drives it
+    session = await anext(sessions)
+    try:
+        await write_alone(session, _insert_tag(), {"tag_name": name}, writes=(Tag,))
+        changed(session, Tag, keys=keys)
+        with pytest.raises(ValueError, match="after the write"):
+            await sessions.athrow(ValueError("after the write"))
+        async with database.reader() as reader:
+            found = await read_rows(reader, select(Tag.name).where(Tag.name == name), {})
+        assert [row["name"] for row in found] == [name]  # committed all the same
+        assert [written.keys for written in announced] == ([frozenset(keys)] if keys else [])
+    finally:
+        await _delete_tags(database, name)
