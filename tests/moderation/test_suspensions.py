@@ -176,3 +176,36 @@ async def test_suspending_nobody_is_404(client: httpx.AsyncClient, moderator: Ac
     response = await suspend(client, moderator["token"], "nobody", later(days=1))
 
     assert response.status_code == 404
+
+
+@pytest.mark.own_app  # the app's own engine: on PostgreSQL the writes go alone, unbound
+async def test_a_refused_write_stores_nothing(
+    client: httpx.AsyncClient, moderator: Account, alice: Account
+) -> None:
+    """A favorite and a comment check the token's account inside their one statement;
+    the answer says 403 or 401, and the statement must have written nothing either."""
+    slug = (await create_article(client, moderator["token"]))["slug"]
+    spent = alice["token"]
+    assert (await client.post("/api/user/logout-all", headers=auth(spent))).status_code == 204
+    login = await client.post(
+        "/api/users/login",
+        json={"user": {"email": "alice@example.com", "password": "correct-horse"}},
+    )
+    suspended = login.json()["user"]["token"]
+    assert (await suspend(client, moderator["token"], "alice", later(days=1))).status_code == 200
+
+    for token, status in [(spent, 401), (suspended, 403)]:
+        favorite = await client.post(f"/api/articles/{slug}/favorite", headers=auth(token))
+        comment = await client.post(
+            f"/api/articles/{slug}/comments",
+            json={"comment": {"body": "refused"}},
+            headers=auth(token),
+        )
+        assert (favorite.status_code, comment.status_code) == (status, status), token
+
+    # Read for the first time only now: nothing cached from before the refusals.
+    article = (await client.get(f"/api/articles/{slug}")).json()["article"]
+    assert article["favoritesCount"] == 0
+    assert (await client.get(f"/api/articles/{slug}/comments")).json()["comments"] == []
+    favorited = await client.get("/api/articles", params={"favorited": "alice"})
+    assert favorited.json()["articlesCount"] == 0
